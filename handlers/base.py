@@ -1,0 +1,209 @@
+"""Base handlers: current user, Jinja2 rendering, JSON errors, operator guard.
+
+Everything the handlers share comes from `self.settings`, built once by
+`server.make_app()`; handlers never keep state of their own between requests.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from typing import Any, Awaitable, Callable
+
+import tornado.web
+
+from state.config import Config
+from state.store.base import Store, StoreUnavailable, User, new_id
+
+log = logging.getLogger(__name__)
+
+USER_COOKIE = "lh_user"
+BROWSER_COOKIE = "lh_browser"
+SESSIONS_COOKIE = "lh_sessions"
+# Signed cookies older than this are refused; a signed-in operator signs in again monthly.
+COOKIE_DAYS = 30
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Page handler: resolves the signed-in user in `prepare()`, renders Jinja2 templates."""
+
+    current_user: User | None
+
+    @property
+    def config(self) -> Config:
+        return self.settings["livehelp_config"]
+
+    @property
+    def store(self) -> Store:
+        return self.settings["store"]
+
+    @property
+    def livehelp(self):  # state.livehelp.LiveHelp
+        return self.settings["livehelp"]
+
+    @property
+    def interviews(self):  # state.interviews.InterviewLibrary
+        return self.settings["interviews"]
+
+    @property
+    def codes(self):  # state.codes.AccessCodes
+        return self.settings["codes"]
+
+    async def prepare(self) -> None:
+        self.current_user = None
+        raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)
+        if raw:
+            self.current_user = await self.store.get_user(raw.decode())
+
+    # URLs -----------------------------------------------------------------
+    def url(self, path: str = "") -> str:
+        """Path of a page under the configured url root."""
+        return self.config.url_root + path.lstrip("/")
+
+    def public_base_url(self) -> str:
+        """scheme://host of this server as the browser (or Twilio) sees it."""
+        scheme, host = self.request.protocol, self.request.host
+        if self.config.behind_https_load_balancer:
+            scheme = self.request.headers.get("X-Forwarded-Proto", "https").split(",")[0].strip()
+            host = self.request.headers.get("X-Forwarded-Host", host).split(",")[0].strip()
+        return f"{scheme}://{host}"
+
+    def get_login_url(self) -> str:
+        return self.url("login")
+
+    # cookies --------------------------------------------------------------
+    def set_app_cookie(self, name: str, value: str) -> None:
+        self.set_signed_cookie(
+            name, value, expires_days=COOKIE_DAYS, httponly=True, samesite="Lax",
+            secure=self.request.protocol == "https", path=self.config.url_root,
+        )
+
+    def sign_in(self, user: User) -> None:
+        self.set_app_cookie(USER_COOKIE, user.id)
+
+    def sign_out(self) -> None:
+        self.clear_cookie(USER_COOKIE, path=self.config.url_root)
+
+    @property
+    def browser_id(self) -> str:
+        """A random id for this browser, kept in a signed cookie; identifies anonymous users."""
+        if not hasattr(self, "_browser_id"):
+            raw = self.get_signed_cookie(BROWSER_COOKIE, max_age_days=365)
+            self._browser_id = raw.decode() if raw else new_id()
+            if not raw:
+                self.set_app_cookie(BROWSER_COOKIE, self._browser_id)
+        return self._browser_id
+
+    @property
+    def participant_key(self) -> str:
+        """Who is at this browser: "u:<user id>" when signed in, else "b:<browser id>"."""
+        if self.current_user:
+            return f"u:{self.current_user.id}"
+        return f"b:{self.browser_id}"
+
+    def session_grants(self) -> dict[str, str]:
+        """Interview name -> session id this browser may use (from a signed cookie)."""
+        raw = self.get_signed_cookie(SESSIONS_COOKIE, max_age_days=COOKIE_DAYS)
+        if not raw:
+            return {}
+        try:
+            grants = json.loads(raw)
+        except ValueError:
+            return {}
+        return grants if isinstance(grants, dict) else {}
+
+    def grant_session(self, interview: str, session_id: str) -> None:
+        grants = self.session_grants()
+        grants[interview] = session_id
+        self.set_app_cookie(SESSIONS_COOKIE, json.dumps(grants))
+
+    def may_use_session(self, session_id: str) -> bool:
+        return session_id in self.session_grants().values()
+
+    # rendering ------------------------------------------------------------
+    def template_context(self) -> dict[str, Any]:
+        return {
+            "current_user": self.current_user,
+            "url": self.url,
+            "xsrf_form_html": self.xsrf_form_html,
+            "xsrf_token": self.xsrf_token.decode(),
+            "config": self.config,
+            "static_url": self.static_url,
+            "request": self.request,
+        }
+
+    def render_page(self, template: str, **context: Any) -> None:
+        env = self.settings["jinja"]
+        self.finish(env.get_template(template).render(**self.template_context(), **context))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, StoreUnavailable):
+            self.set_status(503)
+            status_code = 503
+        message = self._reason
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        if status_code == 503:
+            message = "The database is not reachable right now. Nothing was lost; please try again shortly."
+        env = self.settings["jinja"]
+        self.finish(env.get_template("error.html").render(
+            **self.template_context(), status=status_code, message=message))
+
+    def log_exception(self, typ, value, tb) -> None:  # noqa: ANN001
+        if isinstance(value, StoreUnavailable):
+            log.warning("store unavailable: %s", value)
+            return
+        super().log_exception(typ, value, tb)
+
+
+class JsonHandler(BaseHandler):
+    """Handler answering JSON; refuses with 403 rather than redirecting to the login page."""
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, StoreUnavailable):
+            self.set_status(503)
+            status_code = 503
+        message = self._reason
+        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
+            message = exc.log_message % exc.args if exc.args else exc.log_message
+        self.finish({"error": message, "status": status_code})
+
+
+Handler = Callable[..., Awaitable[None] | None]
+
+
+def operator_required(method: Handler) -> Handler:
+    """Only `admin`/`advocate` accounts: others are sent to /login (pages) or get 403."""
+
+    @functools.wraps(method)
+    def wrapper(self: BaseHandler, *args: Any, **kwargs: Any):
+        if self.current_user is None:
+            if self.request.method in ("GET", "HEAD") and not isinstance(self, JsonHandler):
+                return self.redirect(self.get_login_url() + "?next=" +
+                                     tornado.escape.url_escape(self.request.uri))
+            raise tornado.web.HTTPError(403, "Sign in as an operator to use this page.")
+        if not self.current_user.is_operator:
+            raise tornado.web.HTTPError(403, "This page is for operators (admin or advocate) only.")
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(method: Handler) -> Handler:
+    """Only `admin` accounts."""
+
+    @functools.wraps(method)
+    def wrapper(self: BaseHandler, *args: Any, **kwargs: Any):
+        if self.current_user is None:
+            if self.request.method in ("GET", "HEAD"):
+                return self.redirect(self.get_login_url() + "?next=" +
+                                     tornado.escape.url_escape(self.request.uri))
+            raise tornado.web.HTTPError(403, "Sign in as an administrator.")
+        if not self.current_user.is_admin:
+            raise tornado.web.HTTPError(403, "This page is for administrators only.")
+        return method(self, *args, **kwargs)
+
+    return wrapper

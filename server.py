@@ -1,0 +1,196 @@
+"""livehelp server: command line, config loading, make_app(), periodic jobs, listen."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import secrets
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import tornado.httpserver
+import tornado.ioloop
+import tornado.web
+
+from state import accounts
+from state.codes import AccessCodes
+from state.config import Config, ConfigError, load_config
+from state.hub import Hub
+from state.interviews import InterviewLibrary
+from state.livehelp import LiveHelp
+from state.store import make_store
+from state.store.base import Store
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("livehelp")
+
+
+@dataclass
+class Services:
+    """Everything the server knows, built once and handed to handlers through settings."""
+
+    config: Config
+    store: Store
+    hub: Hub
+    livehelp: LiveHelp
+    codes: AccessCodes
+    interviews: InterviewLibrary
+    _timers: list[tornado.ioloop.PeriodicCallback] = field(default_factory=list)
+
+    def periodic_jobs(self) -> dict[str, tuple]:
+        """Name -> (callback, interval in seconds); the one place timers are declared."""
+        return {
+            "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
+            "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
+        }
+
+    async def start(self) -> None:
+        await self.store.open()
+        await self.livehelp.load()
+        for callback, seconds in self.periodic_jobs().values():
+            timer = tornado.ioloop.PeriodicCallback(callback, seconds * 1000)
+            timer.start()
+            self._timers.append(timer)
+
+    async def stop(self) -> None:
+        for timer in self._timers:
+            timer.stop()
+        self._timers.clear()
+        await self.livehelp.close()
+        await self.store.close()
+
+
+def cookie_secret(data_dir: Path) -> str:
+    """Generated on first start and kept in the data directory (readable by the owner only)."""
+    path = data_dir / "cookie_secret"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(secret)
+    return secret
+
+
+def make_services(config: Config, store: Store | None = None) -> Services:
+    store = store or make_store(config)
+    hub = Hub()
+    livehelp = LiveHelp(store, hub, config)
+    return Services(
+        config=config,
+        store=store,
+        hub=hub,
+        livehelp=livehelp,
+        codes=AccessCodes(livehelp, config.twilio.code_minutes),
+        interviews=InterviewLibrary(HERE / "interviews"),
+    )
+
+
+def make_app(services: Services) -> tornado.web.Application:
+    """Join every handler module's routes under the url root and build the application."""
+    from handlers import admin, auth, interview, monitor, monitor_socket, user_socket, voice
+
+    config = services.config
+    root = config.url_root
+    routes = []
+    for module in (auth, admin, interview, monitor, monitor_socket, user_socket, voice):
+        for pattern, handler, *rest in module.routes:
+            routes.append((root + pattern.lstrip("/"), handler, *rest))
+    jinja = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return tornado.web.Application(
+        routes,
+        livehelp_config=config,
+        store=services.store,
+        hub=services.hub,
+        livehelp=services.livehelp,
+        codes=services.codes,
+        interviews=services.interviews,
+        services=services,
+        jinja=jinja,
+        cookie_secret=cookie_secret(config.data_dir),
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax"},
+        static_path=str(HERE / "static"),
+        static_url_prefix=root + "static/",
+        websocket_ping_interval=config.ping_seconds,
+        websocket_ping_timeout=config.ping_timeout_seconds,
+        websocket_max_message_size=config.max_message_bytes,
+        default_handler_class=interview.NotFoundHandler,
+        debug=config.debug,
+    )
+
+
+async def serve(config: Config) -> None:
+    services = make_services(config)
+    await services.start()
+    password = await accounts.ensure_first_admin(services.store)
+    if password:
+        print("Created the first operator account (shown only this once):", flush=True)
+        print(f"  email:    {accounts.FIRST_ADMIN_EMAIL}\n  password: {password}", flush=True)
+    app = make_app(services)
+    server = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
+    server.listen(config.port, config.host)
+    print(f"livehelp listening on http://{config.host}:{config.port}{config.url_root}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await services.stop()
+
+
+async def user_command(config: Config, args: argparse.Namespace) -> int:
+    """`livehelp user add|list|set-password|set-privilege`."""
+    services = make_services(config)
+    await services.store.open()
+    try:
+        return await accounts.run_user_command(services.store, args, getpass.getpass)
+    finally:
+        await services.store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livehelp", description=__doc__)
+    parser.add_argument("--config", help="YAML config file (default: built-in defaults)")
+    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    parser.add_argument("--data-dir", help="where the SQLite store and cookie secret live")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the server (the default)")
+    accounts.add_user_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        print(f"livehelp: {error}", file=sys.stderr)
+        return 2
+    if args.host:
+        config.host = args.host
+    if args.port is not None:
+        config.port = args.port
+    if args.data_dir:
+        config.data_dir = Path(args.data_dir)
+    if args.command == "user":
+        return asyncio.run(user_command(config, args))
+    asyncio.run(serve(config))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

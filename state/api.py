@@ -1,0 +1,138 @@
+"""The live-help API for interview authors: set_live_help_status,
+chat_partners_available, get_chat_log (PRODUCT.md C1–C3).
+
+These act on the interview session whose code or template is running: the
+interview runner sets `current_context` (a context variable) around each run.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import datetime, timezone as dt_timezone
+from typing import Any, NamedTuple
+
+from state.errors import InterviewContextError
+from state.livehelp import AVAILABILITIES, MODES, LiveHelp, client_key
+from state.store.base import ChatMessage, SessionRecord
+
+
+@dataclass
+class InterviewContext:
+    """The session an interview run acts on, with its chat log loaded beforehand."""
+
+    record: SessionRecord
+    livehelp: LiveHelp
+    participant: str
+    chat_log: list[ChatMessage] = field(default_factory=list)
+
+
+current_context: ContextVar[InterviewContext | None] = ContextVar("livehelp_interview", default=None)
+
+
+def conversation_for(record: SessionRecord, participant: str) -> str:
+    """The conversation the participant sees: shared in peer modes, private in help mode."""
+    if record.live_help.get("mode") in ("peer", "peerhelp"):
+        return record.id
+    return client_key(record.id, participant)
+
+
+async def load_context(record: SessionRecord, livehelp: LiveHelp, participant: str) -> InterviewContext:
+    """Build the context for one interview run (reads the chat log once, off the template path)."""
+    log = await livehelp.store.get_messages(conversation_for(record, participant))
+    return InterviewContext(record, livehelp, participant, log)
+
+
+def _context() -> InterviewContext:
+    context = current_context.get()
+    if context is None:
+        raise InterviewContextError(
+            "the live-help functions can only be called from a running interview")
+    return context
+
+
+def _roles(value: Any, argument: str) -> list[str]:
+    roles = [value] if isinstance(value, str) else value
+    if not isinstance(roles, (list, tuple)) or not all(isinstance(r, str) and r for r in roles):
+        raise ValueError(f"{argument} must be a role name or a list of role names")
+    return list(roles)
+
+
+def set_live_help_status(availability: str | None = None, mode: str | None = None,
+                         partner_roles: str | list[str] | None = None) -> None:
+    """Change the session's live-help settings; an omitted argument leaves its setting alone."""
+    context = _context()
+    settings = dict(context.record.live_help)
+    if availability is not None:
+        if availability not in AVAILABILITIES:
+            raise ValueError(f"availability must be one of {', '.join(AVAILABILITIES)}, "
+                             f"not {availability!r}")
+        settings["availability"] = availability
+    if mode is not None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        settings["mode"] = mode
+    if partner_roles is not None:
+        roles = _roles(partner_roles, "partner_roles")
+        if not roles:
+            raise ValueError("partner_roles must name at least one role")
+        settings["partner_roles"] = roles
+    settings.setdefault("availability", "unavailable")
+    settings.setdefault("mode", "help")
+    if settings["availability"] != "unavailable" and not settings.get("partner_roles"):
+        raise ValueError("at least one partner role must be set (partner_roles=...)")
+    settings.setdefault("partner_roles", [])
+    context.record.live_help = settings
+
+
+class ChatPartners(NamedTuple):
+    help: int
+    peer: int
+
+
+def chat_partners_available(*roles: str | list[str],
+                            partner_roles: str | list[str] | None = None) -> ChatPartners:
+    """How many operators (.help) and other users of this session (.peer) could chat now."""
+    context = _context()
+    wanted: list[str] = []
+    for role in roles:
+        wanted += _roles(role, "roles")
+    if partner_roles is not None:
+        wanted += _roles(partner_roles, "partner_roles")
+    help_count, peer_count = context.livehelp.partners_available(context.record.id, wanted)
+    return ChatPartners(help_count, peer_count)
+
+
+def get_chat_log(utc: bool = False, timezone: str | None = None) -> list[dict]:
+    """The session's chat messages, oldest first, as dicts with a tz-aware `datetime`."""
+    context = _context()
+    if utc:
+        zone = dt_timezone.utc
+    elif timezone is not None:
+        try:
+            zone = zoneinfo.ZoneInfo(timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {timezone!r}") from None
+    else:
+        zone = None  # the server's local zone
+    log = []
+    for message in context.chat_log:
+        moment: datetime = message.time.astimezone(zone)
+        log.append({
+            "message": message.text,
+            "datetime": moment,
+            "user_email": message.sender_email,
+            "user_first_name": message.sender_first_name,
+            "user_last_name": message.sender_last_name,
+        })
+    return log
+
+
+def interview_namespace() -> dict[str, Any]:
+    """The names interview code and templates may call."""
+    return {
+        "set_live_help_status": set_live_help_status,
+        "chat_partners_available": chat_partners_available,
+        "get_chat_log": get_chat_log,
+    }

@@ -1,0 +1,518 @@
+"""The live-help model: interviewee clients, operators, routing, blocks, chat.
+
+No Tornado here. Socket handlers call these methods and subscribe to the Hub
+channels the model publishes to (see state/hub.py); the model is the one owner
+of this state, with explicit indexes and one removal function (`_forget`).
+
+A *client* is one interviewee browser in one interview session (one Monitor
+entry). Its key is "<session id>|<participant>", participant being
+"u:<user id>" or "b:<browser id>".
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from state.config import Config
+from state.errors import LiveHelpError
+from state.hub import Hub
+from state.store.base import ChatMessage, OperatorSettings, SessionRecord, Store, User
+
+log = logging.getLogger(__name__)
+
+AVAILABILITIES = ("available", "unavailable", "observeonly")
+MODES = ("help", "peer", "peerhelp")
+# An offline client stays listed (as "offline") this long, then is forgotten;
+# long enough for an operator to notice, short enough to keep the list about now.
+FORGET_OFFLINE_SECONDS = 600.0
+# History sent to a page that has seen nothing of a conversation yet.
+HISTORY_LIMIT = 500
+
+
+def client_key(session_id: str, participant: str) -> str:
+    return f"{session_id}|{participant}"
+
+
+@dataclass
+class LiveSession:
+    """What the model knows of one interview session with at least one client."""
+
+    id: str
+    interview: str
+    title: str
+    availability: str = "unavailable"
+    mode: str = "help"
+    partner_roles: list[str] = field(default_factory=list)
+    blocked: bool = False
+    clients: set[str] = field(default_factory=set)
+
+    @property
+    def listed(self) -> bool:
+        return self.availability in ("available", "observeonly")
+
+
+@dataclass
+class Client:
+    key: str
+    session_id: str
+    participant: str
+    email: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    sockets: int = 0
+    last_seen: float = field(default_factory=time.monotonic)
+    offline: bool = False
+    chat_active: bool = False
+    operator_id: str | None = None  # operator the conversation is assigned to
+
+
+@dataclass
+class Operator:
+    user: User
+    settings: OperatorSettings
+    sockets: int = 0
+    conversations: set[str] = field(default_factory=set)  # client keys assigned
+
+    @property
+    def available(self) -> bool:
+        return self.sockets > 0 and self.settings.available
+
+    def serves(self, roles: list[str]) -> bool:
+        return bool(set(self.settings.roles) & set(roles))
+
+
+class LiveHelp:
+    """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
+
+    def __init__(self, store: Store, hub: Hub, config: Config,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.store = store
+        self.hub = hub
+        self.config = config
+        self.clock = clock
+        self.sessions: dict[str, LiveSession] = {}
+        self.clients: dict[str, Client] = {}
+        self.operators: dict[str, Operator] = {}
+        # Extensions (observe/control, phone codes) add fields to entries here.
+        self.entry_decorators: list[Callable[[Client, dict], None]] = []
+
+    async def load(self) -> None:
+        """Nothing to restore: browsers reconnect and register again after a restart."""
+
+    async def close(self) -> None:
+        self.sessions.clear()
+        self.clients.clear()
+        self.operators.clear()
+
+    # ------------------------------------------------------------------ queries
+    def conversation_of(self, client: Client) -> str:
+        """Peer modes share one conversation per session; help mode is private per client."""
+        session = self.sessions[client.session_id]
+        return session.id if session.mode in ("peer", "peerhelp") else client.key
+
+    def operators_for(self, roles: list[str]) -> list[Operator]:
+        return [op for op in self.operators.values() if op.available and op.serves(roles)]
+
+    def partners_available(self, session_id: str | None, roles: list[str]) -> tuple[int, int]:
+        """(help, peer): matching available operators, and other people online in the session."""
+        help_count = len(self.operators_for(roles))
+        peer_count = 0
+        session = self.sessions.get(session_id or "")
+        if session:
+            peers = {self.clients[k].participant for k in session.clients
+                     if not self.clients[k].offline}
+            peer_count = max(len(peers) - 1, 0)
+        return help_count, peer_count
+
+    def status_of(self, client: Client) -> str:
+        """waiting, standby, on, off or offline, as the reference defines them."""
+        session = self.sessions[client.session_id]
+        if client.offline:
+            return "offline"
+        if session.availability == "observeonly" or (session.blocked and session.mode == "help"):
+            return "off"
+        if client.chat_active:
+            return "on"
+        help_count, peer_count = self.partners_available(session.id, session.partner_roles)
+        if help_count or (session.mode != "help" and peer_count):
+            return "standby"
+        return "waiting"
+
+    def can_activate(self, client: Client) -> bool:
+        session = self.sessions[client.session_id]
+        if session.availability != "available":
+            return False
+        if session.mode == "help":
+            return not session.blocked and bool(self.operators_for(session.partner_roles))
+        return True
+
+    def operator_may_chat(self, client: Client) -> bool:
+        session = self.sessions[client.session_id]
+        return (client.chat_active and session.availability == "available"
+                and session.mode in ("help", "peerhelp") and not session.blocked)
+
+    def entry(self, client: Client) -> dict:
+        """The Monitor's view of one client."""
+        session = self.sessions[client.session_id]
+        operator = self.operators.get(client.operator_id or "")
+        name = " ".join(p for p in (client.first_name, client.last_name) if p) or client.email
+        entry = {
+            "key": client.key,
+            "session": session.id,
+            "interview": session.interview,
+            "title": session.title,
+            "user_name": name,  # None when anonymous
+            "status": self.status_of(client),
+            "availability": session.availability,
+            "mode": session.mode,
+            "roles": list(session.partner_roles),
+            "blocked": session.blocked,
+            "chat": self.operator_may_chat(client),
+            "conversation": self.conversation_of(client),
+            "operator_id": client.operator_id,
+            "operator_name": operator.user.first_name or operator.user.email if operator else None,
+        }
+        for decorate in self.entry_decorators:
+            decorate(client, entry)
+        return entry
+
+    def user_state(self, client: Client) -> dict:
+        """What the interviewee's page needs to draw the chat icon and Help tab."""
+        session = self.sessions[client.session_id]
+        help_count, peer_count = self.partners_available(session.id, session.partner_roles)
+        operator = self.operators.get(client.operator_id or "")
+        return {
+            "type": "state",
+            "availability": session.availability,
+            "mode": session.mode,
+            "active": client.chat_active,
+            "can_activate": self.can_activate(client),
+            "operators": help_count if not session.blocked else 0,
+            "peers": peer_count,
+            "blocked": session.blocked,
+            "operator_name": operator.user.first_name or "Operator" if operator else None,
+            "conversation": self.conversation_of(client),
+        }
+
+    def requested_roles(self) -> list[str]:
+        roles = {r for s in self.sessions.values() if s.listed for r in s.partner_roles}
+        return sorted(roles)
+
+    def monitor_snapshot(self, operator_id: str) -> dict:
+        operator = self.operators[operator_id]
+        return {
+            "type": "monitor",
+            "operator": {"available": operator.settings.available,
+                         "roles": operator.settings.roles, "phone": operator.settings.phone},
+            "roles": self.requested_roles(),
+            "sessions": [self.entry(c) for c in self.clients.values()
+                         if self.sessions[c.session_id].listed],
+        }
+
+    # ------------------------------------------------------------------ publishing
+    def _publish_client(self, client: Client) -> None:
+        self.hub.publish(f"client:{client.key}", self.user_state(client))
+        session = self.sessions[client.session_id]
+        if session.listed:
+            self.hub.publish("monitor", {"type": "session", "session": self.entry(client)})
+        else:
+            self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
+
+    def _publish_everyone(self) -> None:
+        """Operator availability changed: every client's status may have changed."""
+        for client in self.clients.values():
+            self._publish_client(client)
+        self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
+
+    def publish_session(self, session_id: str) -> None:
+        session = self.sessions.get(session_id)
+        for key in list(session.clients if session else ()):
+            self._publish_client(self.clients[key])
+
+    # ------------------------------------------------------------------ interviewees
+    def apply_record(self, record: SessionRecord, title: str) -> LiveSession:
+        """Bring the session's live-help settings and block flag in line with the store."""
+        session = self.sessions.get(record.id)
+        if session is None:
+            session = self.sessions[record.id] = LiveSession(record.id, record.interview, title)
+        was_roles = self.requested_roles()
+        session.title = title
+        session.availability = record.live_help.get("availability", "unavailable")
+        session.mode = record.live_help.get("mode", "help")
+        session.partner_roles = list(record.live_help.get("partner_roles", []))
+        session.blocked = record.blocked
+        if session.availability != "available":
+            for key in session.clients:
+                self._end_chat(self.clients[key])
+        self.publish_session(record.id)
+        if self.requested_roles() != was_roles:
+            self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
+        return session
+
+    def session_changed(self, record: SessionRecord, title: str) -> None:
+        """The interview runner saved the session: update it if any browser is connected."""
+        if record.id in self.sessions:
+            self.apply_record(record, title)
+
+    def client_connected(self, record: SessionRecord, title: str, participant: str,
+                         user: User | None) -> Client:
+        """An interviewee page opened its socket."""
+        self.apply_record(record, title)
+        key = client_key(record.id, participant)
+        client = self.clients.get(key)
+        if client is None:
+            client = self.clients[key] = Client(key, record.id, participant)
+            self.sessions[record.id].clients.add(key)
+        if user is not None:
+            client.email, client.first_name, client.last_name = (
+                user.email, user.first_name, user.last_name)
+        client.sockets += 1
+        client.offline = False
+        client.last_seen = self.clock()
+        self.publish_session(record.id)  # peers' counts change too
+        return client
+
+    def client_disconnected(self, key: str) -> None:
+        client = self.clients.get(key)
+        if client is None:
+            return
+        client.sockets = max(client.sockets - 1, 0)
+        client.last_seen = self.clock()
+
+    def client_seen(self, key: str) -> None:
+        client = self.clients.get(key)
+        if client is not None:
+            client.last_seen = self.clock()
+
+    def mark_offline(self) -> None:
+        """Periodic job: clients with no socket for `offline_seconds` go offline, later away."""
+        now = self.clock()
+        for client in list(self.clients.values()):
+            if client.sockets or now - client.last_seen < self.config.offline_seconds:
+                continue
+            if now - client.last_seen >= FORGET_OFFLINE_SECONDS:
+                self._forget(client)
+            elif not client.offline:
+                client.offline = True
+                self.publish_session(client.session_id)
+
+    def _forget(self, client: Client) -> None:
+        """The one removal function: every index that mentions the client."""
+        self.clients.pop(client.key, None)
+        operator = self.operators.get(client.operator_id or "")
+        if operator:
+            operator.conversations.discard(client.key)
+        session = self.sessions.get(client.session_id)
+        if session:
+            session.clients.discard(client.key)
+            if not session.clients:
+                del self.sessions[session.id]
+        self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
+
+    def activate(self, key: str) -> None:
+        client = self._client(key)
+        if not self.can_activate(client):
+            session = self.sessions[client.session_id]
+            if session.availability != "available":
+                raise LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
+            if session.blocked:
+                raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
+            raise LiveHelpError("no_operator", "No operator is available to chat right now.")
+        client.chat_active = True
+        self._route(client)
+        self._publish_client(client)
+
+    def deactivate(self, key: str) -> None:
+        """The user turned chat off."""
+        self._end_chat(self._client(key))
+        self.publish_session(self._client(key).session_id)
+
+    def _end_chat(self, client: Client) -> None:
+        client.chat_active = False
+        self._unassign(client)
+
+    def _unassign(self, client: Client) -> None:
+        operator = self.operators.get(client.operator_id or "")
+        if operator:
+            operator.conversations.discard(client.key)
+        client.operator_id = None
+
+    def _route(self, client: Client) -> None:
+        """Assign an active help conversation to the matching operator with the fewest."""
+        session = self.sessions[client.session_id]
+        if client.operator_id or not self.operator_may_chat(client):
+            return
+        candidates = self.operators_for(session.partner_roles)
+        if candidates:
+            chosen = min(candidates, key=lambda op: (len(op.conversations), op.user.email))
+            self._assign(client, chosen)
+
+    def _assign(self, client: Client, operator: Operator) -> None:
+        self._unassign(client)
+        client.operator_id = operator.user.id
+        operator.conversations.add(client.key)
+
+    def _client(self, key: str) -> Client:
+        client = self.clients.get(key)
+        if client is None:
+            raise LiveHelpError("unknown_session", "That session is not active.")
+        return client
+
+    # ------------------------------------------------------------------ operators
+    async def operator_connected(self, user: User) -> Operator:
+        operator = self.operators.get(user.id)
+        if operator is None:
+            settings = await self.store.get_operator_settings(user.id)
+            operator = self.operators.setdefault(user.id, Operator(user, settings))
+        operator.user = user
+        operator.sockets += 1
+        self._publish_everyone()
+        self._route_waiting()
+        return operator
+
+    def operator_disconnected(self, user_id: str) -> None:
+        operator = self.operators.get(user_id)
+        if operator is None:
+            return
+        operator.sockets = max(operator.sockets - 1, 0)
+        if operator.sockets == 0:
+            self._publish_everyone()
+
+    async def set_operator_status(self, user_id: str, available: bool) -> None:
+        operator = self.operators[user_id]
+        operator.settings.available = bool(available)
+        await self.store.save_operator_settings(operator.settings)
+        self._route_waiting()
+        self._publish_everyone()
+        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
+
+    async def set_operator_roles(self, user_id: str, roles: list[str]) -> None:
+        operator = self.operators[user_id]
+        operator.settings.roles = sorted(set(roles))
+        await self.store.save_operator_settings(operator.settings)
+        self._route_waiting()
+        self._publish_everyone()
+        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
+
+    async def set_operator_phone(self, user_id: str, phone: str) -> None:
+        operator = self.operators[user_id]
+        operator.settings.phone = phone
+        await self.store.save_operator_settings(operator.settings)
+        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
+
+    def _route_waiting(self) -> None:
+        for client in self.clients.values():
+            if client.chat_active and not client.operator_id:
+                self._route(client)
+
+    def take(self, user_id: str, key: str) -> None:
+        """An operator takes over a conversation (from nobody or from another operator)."""
+        client = self._client(key)
+        if not self.operator_may_chat(client):
+            raise LiveHelpError("not_chatting", "The user has not activated chat with operators.")
+        self._assign(client, self.operators[user_id])
+        self._publish_client(client)
+
+    async def set_blocked(self, key: str, blocked: bool) -> SessionRecord:
+        """Block or unblock the client's session for all operators; persisted."""
+        client = self._client(key)
+        record = await self.store.get_session(client.session_id)
+        if record is None:
+            raise LiveHelpError("unknown_session", "That session no longer exists.")
+        record.blocked = blocked
+        await self.store.save_session(record)
+        session = self.sessions[client.session_id]
+        session.blocked = blocked
+        if blocked:
+            for other in session.clients:
+                if session.mode == "help":
+                    self._end_chat(self.clients[other])
+                else:
+                    self._unassign(self.clients[other])
+        self.publish_session(session.id)
+        return record
+
+    # ------------------------------------------------------------------ chat
+    async def history(self, conversation: str, after_seq: int) -> list[dict]:
+        messages = await self.store.get_messages(conversation, after_seq)
+        return [chat_event(m) for m in messages[-HISTORY_LIMIT:]]
+
+    async def user_chat(self, key: str, client_id: str, text: str) -> ChatMessage:
+        client = self._client(key)
+        session = self.sessions[client.session_id]
+        if session.availability != "available":
+            raise LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
+        if not client.chat_active:
+            raise LiveHelpError("not_active", "Activate chat before sending messages.")
+        if session.mode == "help":
+            if session.blocked:
+                raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
+            self._route(client)
+            if not client.operator_id:
+                raise LiveHelpError("no_operator", "No operator is available to chat right now.")
+        user = client.email and (client.first_name, client.last_name)
+        message = ChatMessage(
+            conversation=self.conversation_of(client), session_id=session.id,
+            sender_key=client.participant, sender_role="user", text=text, client_id=client_id,
+            sender_email=client.email,
+            sender_first_name=user[0] if user else None, sender_last_name=user[1] if user else None,
+        )
+        return await self._deliver(message, session)
+
+    async def operator_chat(self, user_id: str, key: str, client_id: str, text: str) -> ChatMessage:
+        client = self._client(key)
+        if not self.operator_may_chat(client):
+            raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")
+        operator = self.operators[user_id]
+        if client.operator_id != user_id:
+            self._assign(client, operator)
+            self._publish_client(client)
+        session = self.sessions[client.session_id]
+        message = ChatMessage(
+            conversation=self.conversation_of(client), session_id=session.id,
+            sender_key=f"u:{user_id}", sender_role="operator", text=text, client_id=client_id,
+            sender_email=operator.user.email, sender_first_name=operator.user.first_name,
+            sender_last_name=operator.user.last_name,
+        )
+        return await self._deliver(message, session)
+
+    async def _deliver(self, message: ChatMessage, session: LiveSession) -> ChatMessage:
+        stored, is_new = await self.store.add_message(message)
+        if is_new:
+            event = chat_event(stored)
+            if stored.conversation == session.id:  # peer modes: everyone in the session
+                self.hub.publish(f"session:{session.id}", event)
+            else:
+                self.hub.publish(f"client:{stored.conversation}", event)
+            if session.mode in ("help", "peerhelp"):
+                self.hub.publish("monitor", event)
+        return stored
+
+    def typing(self, key: str, sender: str, is_typing: bool, from_operator: bool) -> None:
+        client = self._client(key)
+        event = {"type": "typing", "key": key, "conversation": self.conversation_of(client),
+                 "name": sender, "typing": bool(is_typing)}
+        if from_operator:
+            self.hub.publish(f"client:{key}", event)
+        else:
+            self.hub.publish("monitor", event)
+
+
+def chat_event(message: ChatMessage) -> dict:
+    """The wire form of a stored chat message (see docs/protocol.md)."""
+    name = message.sender_first_name or ("Operator" if message.sender_role == "operator" else "")
+    return {
+        "type": "chat",
+        "conversation": message.conversation,
+        "session": message.session_id,
+        "seq": message.seq,
+        "client_id": message.client_id,
+        "sender": message.sender_key,
+        "role": message.sender_role,
+        "name": name,
+        "text": message.text,
+        "time": message.time.isoformat(),
+    }

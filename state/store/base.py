@@ -1,0 +1,190 @@
+"""The one small async interface every store implements, and the records it holds.
+
+Both implementations (SQLite, MongoDB) pass the same contract suite in
+tests/test_store_contract.py. Records are plain dataclasses; the store copies
+them in and out, so callers never share mutable state with it.
+"""
+
+from __future__ import annotations
+
+import abc
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+SCHEMA_VERSION = 1
+PRIVILEGES = ("admin", "advocate", "user")
+OPERATOR_PRIVILEGES = ("admin", "advocate")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    """An unguessable identifier (128 bits from `secrets`)."""
+    return secrets.token_urlsafe(16)
+
+
+class StoreError(Exception):
+    """Base class of store failures."""
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot be reached; nothing was written."""
+
+
+class DuplicateEmail(StoreError):
+    """An account with this email already exists."""
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password_hash: str
+    first_name: str = ""
+    last_name: str = ""
+    privileges: list[str] = field(default_factory=lambda: ["user"])
+    created: datetime = field(default_factory=utcnow)
+
+    @property
+    def is_operator(self) -> bool:
+        return any(p in OPERATOR_PRIVILEGES for p in self.privileges)
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.privileges
+
+    @property
+    def display_name(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email
+
+
+@dataclass
+class OperatorSettings:
+    user_id: str
+    available: bool = False
+    roles: list[str] = field(default_factory=list)
+    phone: str = ""
+
+
+@dataclass
+class SessionRecord:
+    """One interview session: the answers and where the interviewee is."""
+
+    id: str
+    interview: str
+    owner_id: str | None = None  # signed-in user who started it, None when anonymous
+    answers: dict = field(default_factory=dict)
+    # Navigation state kept by the interview runner (e.g. screens to revisit).
+    progress: dict = field(default_factory=dict)
+    # {"availability": ..., "mode": ..., "partner_roles": [...]}; empty until the
+    # interview calls set_live_help_status().
+    live_help: dict = field(default_factory=dict)
+    blocked: bool = False
+    created: datetime = field(default_factory=utcnow)
+    updated: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class ChatMessage:
+    """A stored chat message; `seq` is assigned by the store, per conversation."""
+
+    conversation: str
+    session_id: str
+    sender_key: str  # "u:<user id>" or "b:<browser id>"
+    sender_role: str  # "user" or "operator"
+    text: str
+    client_id: str  # chosen by the sending page; (conversation, sender_key, client_id) is unique
+    sender_email: str | None = None
+    sender_first_name: str | None = None
+    sender_last_name: str | None = None
+    time: datetime = field(default_factory=utcnow)
+    seq: int = 0
+
+
+@dataclass
+class AuditEntry:
+    actor_id: str
+    actor_email: str
+    action: str  # "observe", "control", "join", "block", "unblock", ...
+    session_id: str = ""
+    detail: str = ""
+    time: datetime = field(default_factory=utcnow)
+
+
+class Store(abc.ABC):
+    """Persistence for accounts, operator settings, sessions, chat and the audit log."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect, create the schema or indexes if missing."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # accounts
+    @abc.abstractmethod
+    async def create_user(self, user: User) -> User:
+        """Insert; raise DuplicateEmail if the email (case-insensitive) exists."""
+
+    @abc.abstractmethod
+    async def get_user(self, user_id: str) -> User | None: ...
+
+    @abc.abstractmethod
+    async def get_user_by_email(self, email: str) -> User | None:
+        """Case-insensitive lookup."""
+
+    @abc.abstractmethod
+    async def list_users(self) -> list[User]:
+        """All accounts ordered by email."""
+
+    @abc.abstractmethod
+    async def update_user(self, user: User) -> None:
+        """Replace names, privileges and password hash of an existing account."""
+
+    # operator settings
+    @abc.abstractmethod
+    async def get_operator_settings(self, user_id: str) -> OperatorSettings:
+        """The saved settings, or defaults when none were saved."""
+
+    @abc.abstractmethod
+    async def save_operator_settings(self, settings: OperatorSettings) -> None: ...
+
+    # interview sessions
+    @abc.abstractmethod
+    async def save_session(self, record: SessionRecord) -> None:
+        """Insert or replace the whole record (sets `updated`)."""
+
+    @abc.abstractmethod
+    async def get_session(self, session_id: str) -> SessionRecord | None: ...
+
+    @abc.abstractmethod
+    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
+        """Sessions updated at or after `since` whose live help is not unavailable."""
+
+    # chat
+    @abc.abstractmethod
+    async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
+        """Store a message and assign the next `seq` of its conversation.
+
+        Idempotent: if (conversation, sender_key, client_id) is already stored,
+        return the stored message and False; otherwise the new one and True.
+        """
+
+    @abc.abstractmethod
+    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
+        """Messages with seq > after_seq in seq order."""
+
+    @abc.abstractmethod
+    async def count_messages(self) -> int: ...
+
+    # audit
+    @abc.abstractmethod
+    async def add_audit(self, entry: AuditEntry) -> None: ...
+
+    @abc.abstractmethod
+    async def list_audit(self, limit: int = 200) -> list[AuditEntry]:
+        """Newest first."""
