@@ -96,8 +96,10 @@ class LiveHelp:
         self.sessions: dict[str, LiveSession] = {}
         self.clients: dict[str, Client] = {}
         self.operators: dict[str, Operator] = {}
-        # Extensions (observe/control, phone codes) add fields to entries here.
+        # Extensions (observe/control, phone codes) add fields to the Monitor entry
+        # and to the interviewee's state message through these.
         self.entry_decorators: list[Callable[[Client, dict], None]] = []
+        self.state_decorators: list[Callable[[Client, dict], None]] = []
 
     async def load(self) -> None:
         """Nothing to restore: browsers reconnect and register again after a restart."""
@@ -184,7 +186,7 @@ class LiveHelp:
         session = self.sessions[client.session_id]
         help_count, peer_count = self.partners_available(session.id, session.partner_roles)
         operator = self.operators.get(client.operator_id or "")
-        return {
+        state = {
             "type": "state",
             "availability": session.availability,
             "mode": session.mode,
@@ -196,6 +198,9 @@ class LiveHelp:
             "operator_name": operator.user.first_name or "Operator" if operator else None,
             "conversation": self.conversation_of(client),
         }
+        for decorate in self.state_decorators:
+            decorate(client, state)
+        return state
 
     def requested_roles(self) -> list[str]:
         roles = {r for s in self.sessions.values() if s.listed for r in s.partner_roles}

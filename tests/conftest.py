@@ -1,0 +1,120 @@
+"""Shared fixtures. Each fixture says in its docstring what it gives.
+
+Fixtures for MongoDB (nx-27017) live in tests/fixtures_mongo.py and browser
+fixtures in tests/browser/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, AsyncIterator
+from urllib.parse import urlencode
+
+import pytest
+import tornado.httpclient
+import tornado.httpserver
+import tornado.web
+import tornado.websocket
+
+import server as livehelp_server
+from state import accounts
+from state.config import Config
+from state.store.base import User
+from tests.fixtures_mongo import mongo_uri  # noqa: F401  (fixture)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """A default Config whose data directory is a fresh temp dir; tests may change it
+    before asking for `live_server`."""
+    return Config(data_dir=tmp_path / "data", port=free_port())
+
+
+@dataclass
+class LiveServer:
+    """A running app: URLs, the services it was built from, and helpers to act as a person."""
+
+    services: livehelp_server.Services
+    app: tornado.web.Application
+    port: int
+
+    @property
+    def root(self) -> str:
+        return self.services.config.url_root
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{self.root}{path.lstrip('/')}"
+
+    def ws_url(self, path: str) -> str:
+        return f"ws://127.0.0.1:{self.port}{self.root}{path.lstrip('/')}"
+
+    async def add_user(self, email: str, privileges: tuple[str, ...] = ("user",),
+                       password: str = "correct horse battery", first_name: str = "",
+                       last_name: str = "") -> User:
+        return await accounts.create_account(
+            self.services.store, email, password, list(privileges), first_name, last_name)
+
+    def cookie_for(self, name: str, value: str) -> str:
+        signed = tornado.web.create_signed_value(self.app.settings["cookie_secret"], name, value)
+        return f"{name}={signed.decode()}"
+
+    def user_cookie(self, user: User) -> str:
+        return self.cookie_for("lh_user", user.id)
+
+    async def fetch(self, path: str, method: str = "GET", body: dict | str | None = None,
+                    cookie: str = "", headers: dict | None = None,
+                    follow_redirects: bool = False) -> tornado.httpclient.HTTPResponse:
+        """HTTP request; never raises on 4xx/5xx. Dict bodies are form-encoded."""
+        all_headers = {"Cookie": cookie} if cookie else {}
+        all_headers.update(headers or {})
+        if isinstance(body, dict):
+            body = urlencode(body, doseq=True)
+        client = tornado.httpclient.AsyncHTTPClient()
+        return await client.fetch(self.url(path), method=method, body=body, headers=all_headers,
+                                  follow_redirects=follow_redirects, raise_error=False)
+
+    async def websocket(self, path: str, cookie: str = "",
+                        origin: str | None = None) -> tornado.websocket.WebSocketClientConnection:
+        """Open a socket as the holder of `cookie`, with a same-origin Origin header."""
+        headers = {"Origin": origin or f"http://127.0.0.1:{self.port}"}
+        if cookie:
+            headers["Cookie"] = cookie
+        request = tornado.httpclient.HTTPRequest(self.ws_url(path), headers=headers)
+        return await tornado.websocket.websocket_connect(request)
+
+
+async def receive(ws: tornado.websocket.WebSocketClientConnection, type_: str | None = None,
+                  timeout: float = 5.0) -> dict[str, Any]:
+    """Next JSON message from `ws` (of `type_`, skipping others)."""
+    import asyncio
+
+    while True:
+        raw = await asyncio.wait_for(ws.read_message(), timeout)
+        assert raw is not None, "socket closed"
+        message = json.loads(raw)
+        if type_ is None or message.get("type") == type_:
+            return message
+
+
+@pytest.fixture
+async def live_server(config: Config) -> AsyncIterator[LiveServer]:
+    """The whole app on a free port with a fresh SQLite store in a temp dir; stopped after."""
+    services = livehelp_server.make_services(config)
+    await services.start()
+    app = livehelp_server.make_app(services)
+    http = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
+    http.listen(config.port, "127.0.0.1")
+    try:
+        yield LiveServer(services, app, config.port)
+    finally:
+        http.stop()
+        await services.stop()
