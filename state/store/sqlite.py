@@ -1,0 +1,397 @@
+"""The embedded default store: one SQLite file, worked on by one dedicated thread.
+
+Every statement runs on a single worker thread that owns the one connection, so
+the event loop never blocks on disk and statements never interleave: a call that
+runs several statements inside one transaction is atomic with respect to every
+other call of this store. Dicts and lists are kept as JSON text, times as UTC ISO
+strings with millisecond precision (the precision MongoDB keeps, so both stores
+give back the same values).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from state.store.base import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    ChatMessage,
+    DuplicateEmail,
+    OperatorSettings,
+    SessionRecord,
+    Store,
+    StoreUnavailable,
+    User,
+    utcnow,
+)
+
+T = TypeVar("T")
+
+# Another process holding a write lock (a backup, a migration) gets this long
+# before we give up and report the store unavailable.
+BUSY_TIMEOUT_MS = 5000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_lower TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    privileges TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operator_settings (
+    user_id TEXT PRIMARY KEY,
+    available INTEGER NOT NULL,
+    roles TEXT NOT NULL,
+    phone TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    interview TEXT NOT NULL,
+    owner_id TEXT,
+    answers TEXT NOT NULL,
+    progress TEXT NOT NULL,
+    live_help TEXT NOT NULL,
+    blocked INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated);
+CREATE TABLE IF NOT EXISTS messages (
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    session_id TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    sender_role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    sender_email TEXT,
+    sender_first_name TEXT,
+    sender_last_name TEXT,
+    time TEXT NOT NULL,
+    PRIMARY KEY (conversation, seq)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_once
+    ON messages (conversation, sender_key, client_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor_id TEXT NOT NULL,
+    actor_email TEXT NOT NULL,
+    action TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    time TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
+"""
+
+_MESSAGE_COLUMNS = (
+    "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
+    "sender_email, sender_first_name, sender_last_name, time"
+)
+
+
+def to_text(moment: datetime) -> str:
+    """UTC ISO text, always with milliseconds, so that text order is time order."""
+    if moment.tzinfo is None:  # naive times in this code base mean UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def to_millis(moment: datetime) -> datetime:
+    """The moment as the store will give it back (UTC, millisecond precision)."""
+    return from_text(to_text(moment))
+
+
+def _user(row: sqlite3.Row) -> User:
+    return User(id=row["id"], email=row["email"], password_hash=row["password_hash"],
+                first_name=row["first_name"], last_name=row["last_name"],
+                privileges=json.loads(row["privileges"]), created=from_text(row["created"]))
+
+
+def _session(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(id=row["id"], interview=row["interview"], owner_id=row["owner_id"],
+                         answers=json.loads(row["answers"]), progress=json.loads(row["progress"]),
+                         live_help=json.loads(row["live_help"]), blocked=bool(row["blocked"]),
+                         created=from_text(row["created"]), updated=from_text(row["updated"]))
+
+
+def _message(row: sqlite3.Row) -> ChatMessage:
+    values = dict(row)
+    values["time"] = from_text(values["time"])
+    return ChatMessage(**values)
+
+
+def _audit(row: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(actor_id=row["actor_id"], actor_email=row["actor_email"],
+                      action=row["action"], session_id=row["session_id"],
+                      detail=row["detail"], time=from_text(row["time"]))
+
+
+def _is_live(record: SessionRecord) -> bool:
+    """Live help was enabled and is not switched off (PRODUCT.md M2)."""
+    availability = record.live_help.get("availability")
+    return bool(availability) and availability != "unavailable"
+
+
+class SQLiteStore(Store):
+    """Store in one SQLite file; all database work on one worker thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._connection: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+
+    # -- plumbing ---------------------------------------------------------------
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` on the store's thread; database failures become
+        StoreUnavailable so callers need to know one exception only."""
+        if self._executor is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        executor = self._executor
+
+        def call() -> T:
+            if self._connection is None:
+                raise StoreUnavailable("the SQLite store is not open")
+            return work(self._connection)
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, call)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.DatabaseError as exc:
+            # OperationalError (locked, vanished, unwritable) or a file that is not a
+            # database: either way nothing was written.
+            raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+        except RuntimeError as exc:  # executor shut down by a concurrent close()
+            raise StoreUnavailable("the SQLite store is closed") from exc
+
+    @staticmethod
+    def _transaction(connection: sqlite3.Connection, work: Callable[[], T]) -> T:
+        """Run `work` in one transaction; IMMEDIATE takes the write lock up front so a
+        read-then-write cannot be overtaken by another process."""
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work()
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+        return result
+
+    def _connect(self) -> None:
+        """Open the file and create the schema; runs on the store's thread."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise sqlite3.OperationalError(f"cannot create {self.path.parent}: {exc}") from exc
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
+        # exactly what _transaction() says and nothing is left open between calls.
+        connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            connection.row_factory = sqlite3.Row
+            connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            connection.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a power cut may lose the last commits but never
+            # corrupts the file; FULL would cost an fsync per chat message.
+            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise sqlite3.OperationalError(
+                    f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
+            if version < SCHEMA_VERSION:
+                # Version 0 is a new file; later versions migrate here, step by step.
+                connection.executescript(_SCHEMA)
+                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+
+    async def open(self) -> None:
+        if self._executor is not None:
+            return
+        # One thread: the connection is used by nobody else, and calls run in order.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
+        except sqlite3.DatabaseError as exc:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {exc}") from exc
+        except BaseException:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+            raise
+
+    async def close(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+
+        def disconnect() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        # Queued after every call already submitted, so pending work finishes first.
+        await asyncio.get_running_loop().run_in_executor(executor, disconnect)
+        executor.shutdown(wait=True)
+
+    # -- accounts ---------------------------------------------------------------
+
+    async def create_user(self, user: User) -> User:
+        stored = dataclasses.replace(user, privileges=list(user.privileges),
+                                     created=to_millis(user.created))
+
+        def insert(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                "INSERT INTO users (id, email, email_lower, password_hash, first_name,"
+                " last_name, privileges, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (stored.id, stored.email, stored.email.lower(), stored.password_hash,
+                 stored.first_name, stored.last_name, json.dumps(stored.privileges),
+                 to_text(stored.created)))
+
+        try:
+            await self._run(insert)
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateEmail(user.email) from exc
+        return stored
+
+    async def get_user(self, user_id: str) -> User | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
+        return _user(row) if row else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT * FROM users WHERE email_lower = ?", (email.lower(),)).fetchone())
+        return _user(row) if row else None
+
+    async def list_users(self) -> list[User]:
+        rows = await self._run(lambda c: c.execute(
+            "SELECT * FROM users ORDER BY email_lower, id").fetchall())
+        return [_user(row) for row in rows]
+
+    async def update_user(self, user: User) -> None:
+        await self._run(lambda c: c.execute(
+            "UPDATE users SET first_name = ?, last_name = ?, privileges = ?, password_hash = ?"
+            " WHERE id = ?",
+            (user.first_name, user.last_name, json.dumps(list(user.privileges)),
+             user.password_hash, user.id)))
+
+    # -- operator settings ------------------------------------------------------
+
+    async def get_operator_settings(self, user_id: str) -> OperatorSettings:
+        row = await self._run(lambda c: c.execute(
+            "SELECT * FROM operator_settings WHERE user_id = ?", (user_id,)).fetchone())
+        if row is None:
+            return OperatorSettings(user_id=user_id)
+        return OperatorSettings(user_id=user_id, available=bool(row["available"]),
+                                roles=json.loads(row["roles"]), phone=row["phone"])
+
+    async def save_operator_settings(self, settings: OperatorSettings) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO operator_settings (user_id, available, roles, phone)"
+            " VALUES (?, ?, ?, ?)",
+            (settings.user_id, int(settings.available), json.dumps(list(settings.roles)),
+             settings.phone)))
+
+    # -- interview sessions -----------------------------------------------------
+
+    async def save_session(self, record: SessionRecord) -> None:
+        updated = to_millis(utcnow())
+        values = (record.id, record.interview, record.owner_id, json.dumps(record.answers),
+                  json.dumps(record.progress), json.dumps(record.live_help),
+                  int(record.blocked), to_text(record.created), to_text(updated))
+        await self._run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO sessions (id, interview, owner_id, answers, progress,"
+            " live_help, blocked, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values))
+        # Only after the write succeeded, so a failed save leaves the record as it was.
+        record.updated = updated
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
+        return _session(row) if row else None
+
+    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
+        rows = await self._run(lambda c: c.execute(
+            "SELECT * FROM sessions WHERE updated >= ? ORDER BY updated DESC, id",
+            (to_text(since),)).fetchall())
+        return [record for record in map(_session, rows) if _is_live(record)]
+
+    # -- chat -------------------------------------------------------------------
+
+    async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
+        time_text = to_text(message.time)
+
+        def add(connection: sqlite3.Connection) -> tuple[sqlite3.Row | None, int]:
+            def work() -> tuple[sqlite3.Row | None, int]:
+                existing = connection.execute(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+                    " WHERE conversation = ? AND sender_key = ? AND client_id = ?",
+                    (message.conversation, message.sender_key, message.client_id)).fetchone()
+                if existing is not None:
+                    return existing, 0
+                # Read and insert in one transaction on the one thread: no other call
+                # can take the same seq.
+                seq = connection.execute(
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = ?",
+                    (message.conversation,)).fetchone()[0]
+                connection.execute(
+                    f"INSERT INTO messages ({_MESSAGE_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message.conversation, seq, message.session_id, message.sender_key,
+                     message.sender_role, message.text, message.client_id, message.sender_email,
+                     message.sender_first_name, message.sender_last_name, time_text))
+                return None, seq
+
+            return self._transaction(connection, work)
+
+        existing, seq = await self._run(add)
+        if existing is not None:
+            return _message(existing), False
+        return dataclasses.replace(message, seq=seq, time=from_text(time_text)), True
+
+    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
+        rows = await self._run(lambda c: c.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq > ?"
+            " ORDER BY seq", (conversation, after_seq)).fetchall())
+        return [_message(row) for row in rows]
+
+    async def count_messages(self) -> int:
+        return await self._run(lambda c: c.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    # -- audit ------------------------------------------------------------------
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT INTO audit (actor_id, actor_email, action, session_id, detail, time)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (entry.actor_id, entry.actor_email, entry.action, entry.session_id, entry.detail,
+             to_text(entry.time))))
+
+    async def list_audit(self, limit: int = 200) -> list[AuditEntry]:
+        # id breaks ties between entries written within the same millisecond.
+        rows = await self._run(lambda c: c.execute(
+            "SELECT * FROM audit ORDER BY time DESC, id DESC LIMIT ?", (limit,)).fetchall())
+        return [_audit(row) for row in rows]
+
