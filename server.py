@@ -16,12 +16,12 @@ import jinja2
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
+from state.codes import AccessCodes
+from state.interviews import InterviewLibrary
 
 from state import accounts
-from state.codes import AccessCodes
 from state.config import Config, ConfigError, load_config
 from state.hub import Hub
-from state.interviews import InterviewLibrary
 from state.livehelp import LiveHelp
 from state.store import make_store
 from state.store.base import Store

@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import tornado.web
 
@@ -151,7 +152,7 @@ class BaseHandler(tornado.web.RequestHandler):
         self.finish(env.get_template("error.html").render(
             **self.template_context(), status=status_code, message=message))
 
-    def log_exception(self, typ, value, tb) -> None:  # noqa: ANN001
+    def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, StoreUnavailable):
             log.warning("store unavailable: %s", value)
             return

@@ -10,7 +10,7 @@ from __future__ import annotations
 import zoneinfo
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from state.errors import InterviewContextError
@@ -108,7 +108,7 @@ def get_chat_log(utc: bool = False, timezone: str | None = None) -> list[dict]:
     """The session's chat messages, oldest first, as dicts with a tz-aware `datetime`."""
     context = _context()
     if utc:
-        zone = dt_timezone.utc
+        zone = UTC
     elif timezone is not None:
         try:
             zone = zoneinfo.ZoneInfo(timezone)

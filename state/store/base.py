@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 SCHEMA_VERSION = 1
 PRIVILEGES = ("admin", "advocate", "user")
@@ -18,7 +18,7 @@ OPERATOR_PRIVILEGES = ("admin", "advocate")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_id() -> str:

@@ -1,0 +1,129 @@
+"""WebSocket base: authentication before the upgrade, origin check, size limit,
+JSON decoding and dispatch by `type` to one `on_<type>` method per message.
+
+See docs/protocol.md. A refused frame gets an `error` reply and changes nothing;
+the socket stays open unless the client keeps sending garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+import tornado.websocket
+
+from handlers.base import BaseHandler
+from state.errors import LiveHelpError
+from state.store.base import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# Consecutive refused frames before the socket is closed: enough for a buggy
+# client to recover, few enough that a flood costs the server little.
+MAX_BAD_FRAMES = 20
+CLOSE_POLICY_VIOLATION = 1008
+
+
+class FieldError(LiveHelpError):
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_field", message)
+
+
+def text_field(message: dict, name: str, max_chars: int, min_chars: int = 1) -> str:
+    value = message.get(name)
+    if not isinstance(value, str):
+        raise FieldError(f"'{name}' must be a string")
+    if not min_chars <= len(value) <= max_chars:
+        raise FieldError(f"'{name}' must be {min_chars} to {max_chars} characters long")
+    return value
+
+
+def bool_field(message: dict, name: str) -> bool:
+    value = message.get(name)
+    if not isinstance(value, bool):
+        raise FieldError(f"'{name}' must be true or false")
+    return value
+
+
+def seq_field(value: Any, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FieldError(f"'{name}' must be a whole number of at least 0")
+    return value
+
+
+class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
+    """Base of the interviewee and operator sockets."""
+
+    # Message types this socket accepts; each has a method `on_<type>(message)`.
+    message_types: frozenset[str] = frozenset()
+
+    def initialize(self) -> None:
+        self._bad_frames = 0
+        self._subscriptions: list[tuple[str, Any]] = []
+
+    def check_origin(self, origin: str) -> bool:
+        """Only pages served by this server (as the browser sees it) may connect."""
+        expected = self.request.host
+        if self.config.behind_https_load_balancer:
+            expected = self.request.headers.get("X-Forwarded-Host", expected).split(",")[0].strip()
+        return urlsplit(origin).netloc.lower() == expected.lower()
+
+    def check_xsrf_cookie(self) -> None:
+        """The origin check protects the socket; the upgrade is a GET."""
+
+    # delivery -------------------------------------------------------------------
+    def send(self, message: dict) -> None:
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        try:
+            self.write_message(json.dumps(message))
+        except tornado.websocket.WebSocketClosedError:
+            log.debug("dropping message to a closed socket")
+
+    def subscribe(self, channel: str) -> None:
+        self.settings["hub"].subscribe(channel, self.send)
+        self._subscriptions.append((channel, self.send))
+
+    def unsubscribe_all(self) -> None:
+        for channel, callback in self._subscriptions:
+            self.settings["hub"].unsubscribe(channel, callback)
+        self._subscriptions.clear()
+
+    def send_error(self, code: str, message: str, ref: Any = None) -> None:
+        self.send({"type": "error", "code": code, "message": message, "ref": ref})
+
+    # dispatch ----------------------------------------------------------------
+    async def on_message(self, raw: str | bytes) -> None:
+        if isinstance(raw, bytes):
+            return self._refuse("binary_frame", "Frames must be JSON text, not binary.")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            return self._refuse("bad_json", "The frame is not valid JSON.")
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            return self._refuse("bad_type", "A frame must be a JSON object with a string 'type'.")
+        kind = message["type"]
+        if kind not in self.message_types:
+            return self._refuse("unknown_type", f"Unknown message type '{kind[:40]}'.", kind[:40])
+        ref = message.get("client_id") if isinstance(message.get("client_id"), str) else kind
+        try:
+            await getattr(self, f"on_{kind}")(message)
+        except LiveHelpError as error:
+            return self._refuse(error.code, error.message, ref)
+        except StoreUnavailable:
+            return self.send_error("store_unavailable",
+                                   "The database is not reachable; nothing was saved. Retrying.", ref)
+        self._bad_frames = 0
+
+    def _refuse(self, code: str, text: str, ref: Any = None) -> None:
+        self._bad_frames += 1
+        self.send_error(code, text, ref)
+        if self._bad_frames >= MAX_BAD_FRAMES:
+            self.close(CLOSE_POLICY_VIOLATION, "too many invalid frames")
+
+    def on_close(self) -> None:
+        self.unsubscribe_all()
