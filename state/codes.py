@@ -1,0 +1,294 @@
+"""Phone access codes: call forwarding from the central Twilio number to an operator.
+
+An operator switches forwarding on for one client (one Monitor entry); the
+interviewee is shown the central number and a 4-digit code. A caller who types
+a live code is bridged to that operator's own phone. A code expires after
+`minutes`, dies the moment a call uses it, and is withdrawn when forwarding is
+switched off, the session is blocked or the client is forgotten.
+
+No Tornado here: `expire_codes` is a plain method that server.py runs as a
+periodic job, and the clock is injectable so tests never sleep.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import phonenumbers
+
+from state.config import validate_e164
+from state.errors import LiveHelpError
+from state.livehelp import Client, LiveHelp
+
+CODE_DIGITS = 4
+# Every 4-digit string, 0000 included: the space a caller must guess in.
+CODE_SPACE = 10**CODE_DIGITS
+# The Monitor shows "call connected" this long after a code is used: long enough
+# for the operator to notice, short enough not to mislead once the call is over.
+CALL_CONNECTED_SECONDS = 180.0
+# A caller number that types this many wrong codes within FAILURE_WINDOW_SECONDS
+# is refused for CALLER_BLOCK_SECONDS: an honest caller mistypes a few times, a
+# guesser needs thousands of tries (see CallerLimiter).
+MAX_CALLER_FAILURES = 10
+FAILURE_WINDOW_SECONDS = 3600.0
+CALLER_BLOCK_SECONDS = 3600.0
+
+
+@dataclass
+class AccessCode:
+    """One live code: who may be reached (operator) about what (client, session)."""
+
+    code: str
+    client_key: str
+    session_id: str
+    operator_id: str
+    created: float  # seconds since the epoch, from the AccessCodes clock
+    expires: float
+    operator_phone: str | None = None  # the operator's number when the code was made
+
+    def live(self, now: float) -> bool:
+        return now < self.expires
+
+    @property
+    def expires_iso(self) -> str:
+        return datetime.fromtimestamp(self.expires, UTC).isoformat()
+
+
+class CallerLimiter:
+    """Refuses a caller number that failed `max_failures` times within `window` seconds.
+
+    Failures are counted in a sliding window; reaching the limit refuses the
+    number for `block_seconds` and starts its count afresh.
+    """
+
+    def __init__(self, max_failures: int = MAX_CALLER_FAILURES,
+                 window: float = FAILURE_WINDOW_SECONDS,
+                 block_seconds: float = CALLER_BLOCK_SECONDS,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self.block_seconds = block_seconds
+        self.clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._refused_until: dict[str, float] = {}
+
+    def refused(self, caller: str) -> bool:
+        """True while `caller` is serving its block."""
+        until = self._refused_until.get(caller)
+        if until is None:
+            return False
+        if self.clock() < until:
+            return True
+        del self._refused_until[caller]
+        return False
+
+    def record_failure(self, caller: str) -> bool:
+        """Count one wrong code from `caller`; True if this failure got it refused."""
+        now = self.clock()
+        failures = self._failures.setdefault(caller, deque())
+        failures.append(now)
+        while failures and failures[0] <= now - self.window:
+            failures.popleft()
+        if len(failures) < self.max_failures:
+            return False
+        del self._failures[caller]
+        self._refused_until[caller] = now + self.block_seconds
+        return True
+
+    def failures(self, caller: str) -> int:
+        """Wrong codes from `caller` within the current window."""
+        now = self.clock()
+        return sum(1 for t in self._failures.get(caller, ()) if t > now - self.window)
+
+    def prune(self) -> None:
+        """Forget callers whose failures and blocks are all in the past (keeps memory bounded)."""
+        now = self.clock()
+        for caller in [c for c, until in self._refused_until.items() if until <= now]:
+            del self._refused_until[caller]
+        for caller, failures in list(self._failures.items()):
+            if not failures or failures[-1] <= now - self.window:
+                del self._failures[caller]
+
+
+def format_for_people(number: str) -> str:
+    """"+12762410114" -> "+1 276-241-0114" (international format); unparseable: as given."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+class AccessCodes:
+    """The registry of live codes, indexed by code and by client; one removal function."""
+
+    def __init__(self, livehelp: LiveHelp, minutes: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.livehelp = livehelp
+        self.minutes = minutes
+        self.clock = clock
+        self.limiter = CallerLimiter(clock=clock)
+        self._by_code: dict[str, AccessCode] = {}
+        self._by_client: dict[str, AccessCode] = {}
+        # client key -> (operator id, until): the Monitor's "call connected" mark.
+        self._connected: dict[str, tuple[str, float]] = {}
+        livehelp.entry_decorators.append(self._decorate_entry)
+        livehelp.state_decorators.append(self._decorate_state)
+
+    @property
+    def voice_enabled(self) -> bool:
+        return self.livehelp.config.twilio.voice
+
+    @property
+    def central_number(self) -> str:
+        return self.livehelp.config.twilio.number
+
+    # ------------------------------------------------------------------ operator side
+    def enable(self, client_key: str, operator_id: str) -> AccessCode:
+        """Switch forwarding on for the client's session to this operator; a fresh code.
+
+        Replaces any earlier code of the client. Refused (LiveHelpError) when voice
+        is off, the operator has no valid phone number, the client is unknown or
+        its session is blocked.
+        """
+        if not self.voice_enabled:
+            raise LiveHelpError("voice_off", "Telephone call forwarding is not configured.")
+        operator = self.livehelp.operators.get(operator_id)
+        phone = operator.settings.phone if operator else ""
+        if not phone:
+            raise LiveHelpError("no_phone", "Set your phone number before forwarding calls.")
+        try:
+            validate_e164(phone)
+        except ValueError as error:
+            raise LiveHelpError("bad_phone", f"Your phone number {error}.") from None
+        client = self.livehelp.clients.get(client_key)
+        if client is None:
+            raise LiveHelpError("unknown_session", "That session is not active.")
+        if self.livehelp.sessions[client.session_id].blocked:
+            raise LiveHelpError("blocked", "Unblock this session before forwarding calls.")
+        now = self.clock()
+        # Drawn before the old code is removed, so the new code always differs from it.
+        access = AccessCode(self._fresh_code(), client_key, client.session_id, operator_id,
+                            created=now, expires=now + self.minutes * 60, operator_phone=phone)
+        self._remove(self._by_client.get(client_key))
+        self._by_code[access.code] = access
+        self._by_client[client_key] = access
+        self.livehelp.publish_session(client.session_id)
+        return access
+
+    def disable(self, client_key: str) -> bool:
+        """Switch forwarding off for the client: its code dies. False if it had none."""
+        access = self._by_client.get(client_key)
+        if access is None:
+            return False
+        self._remove(access)
+        self.livehelp.publish_session(access.session_id)
+        return True
+
+    def for_client(self, client_key: str) -> AccessCode | None:
+        """The client's live code, if forwarding is on (and the session not blocked since)."""
+        access = self._by_client.get(client_key)
+        if access is None or not access.live(self.clock()) or not self._still_allowed(access):
+            return None
+        return access
+
+    def call_connected(self, client_key: str) -> bool:
+        mark = self._connected.get(client_key)
+        return bool(mark and self.clock() < mark[1])
+
+    # ------------------------------------------------------------------ caller side
+    def use(self, code: str) -> AccessCode | None:
+        """The live code `code`, killed at once (a code places one call), or None.
+
+        A code whose session was blocked or whose client went away meanwhile is
+        killed and refused. A used code marks the client "call connected".
+        """
+        access = self._by_code.get(code)
+        if access is None:
+            return None
+        self._remove(access)
+        if not access.live(self.clock()) or not self._still_allowed(access):
+            self.livehelp.publish_session(access.session_id)
+            return None
+        self._connected[access.client_key] = (
+            access.operator_id, self.clock() + CALL_CONNECTED_SECONDS)
+        self.livehelp.publish_session(access.session_id)
+        return access
+
+    def operator_number(self, access: AccessCode) -> str | None:
+        """Where to dial: the operator's current number, else the one at creation."""
+        operator = self.livehelp.operators.get(access.operator_id)
+        return (operator.settings.phone if operator else "") or access.operator_phone
+
+    # ------------------------------------------------------------------ periodic job
+    def expire_codes(self) -> None:
+        """Remove expired or no-longer-allowed codes and stale "call connected" marks;
+        re-publish each affected session so pages drop the icon within one period."""
+        now = self.clock()
+        affected: set[str] = set()
+        for access in list(self._by_code.values()):
+            if not access.live(now) or not self._still_allowed(access):
+                self._remove(access)
+                affected.add(access.session_id)
+        for key, (_operator, until) in list(self._connected.items()):
+            if until <= now:
+                del self._connected[key]
+                client = self.livehelp.clients.get(key)
+                if client:
+                    affected.add(client.session_id)
+        self.limiter.prune()
+        for session_id in sorted(affected):
+            self.livehelp.publish_session(session_id)
+
+    # ------------------------------------------------------------------ internals
+    def _fresh_code(self) -> str:
+        if len(self._by_code) >= CODE_SPACE:
+            raise LiveHelpError("no_codes", "Too many calls are being forwarded; try again soon.")
+        while True:
+            code = f"{secrets.randbelow(CODE_SPACE):0{CODE_DIGITS}d}"
+            if code not in self._by_code:
+                return code
+
+    def _remove(self, access: AccessCode | None) -> None:
+        """The one removal function: both indexes."""
+        if access is None:
+            return
+        if self._by_code.get(access.code) is access:
+            del self._by_code[access.code]
+        if self._by_client.get(access.client_key) is access:
+            del self._by_client[access.client_key]
+
+    def _still_allowed(self, access: AccessCode) -> bool:
+        client = self.livehelp.clients.get(access.client_key)
+        session = self.livehelp.sessions.get(access.session_id)
+        return client is not None and session is not None and not session.blocked
+
+    def _decorate_entry(self, client: Client, entry: dict) -> None:
+        if not self.voice_enabled:
+            entry["phone"] = None
+            return
+        access = self.for_client(client.key)
+        mark = self._connected.get(client.key)
+        connected = self.call_connected(client.key)
+        entry["phone"] = {
+            "forwarding": access is not None,
+            "operator_id": access.operator_id if access else (mark[0] if connected else None),
+            "call_connected": connected,
+        }
+
+    def _decorate_state(self, client: Client, state: dict) -> None:
+        access = self.for_client(client.key) if self.voice_enabled else None
+        if access is None:
+            state["phone"] = None
+            return
+        state["phone"] = {
+            "number": format_for_people(self.central_number),
+            "tel": self.central_number,
+            "code": access.code,
+            "expires": access.expires_iso,
+        }

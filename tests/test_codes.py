@@ -1,0 +1,315 @@
+"""Access codes and the caller limiter, driven through the model with an injected clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from state.codes import (
+    CALL_CONNECTED_SECONDS,
+    CALLER_BLOCK_SECONDS,
+    MAX_CALLER_FAILURES,
+    AccessCodes,
+    CallerLimiter,
+)
+from state.config import Config, TwilioConfig
+from state.errors import LiveHelpError
+from state.hub import Hub
+from state.livehelp import Client, LiveHelp
+from state.store.base import SessionRecord, User, new_id
+from state.store.sqlite import SQLiteStore
+
+CENTRAL = "+12762410114"
+OPERATOR_PHONE = "+14155552671"
+CODE_MINUTES = 5.0
+
+
+class Clock:
+    """Wall-clock seconds the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass(eq=False)
+class Inbox:
+    """Collects what the hub publishes to one channel."""
+
+    messages: list[dict] = field(default_factory=list)
+
+    def __call__(self, message: dict) -> None:
+        self.messages.append(message)
+
+
+@dataclass
+class World:
+    livehelp: LiveHelp
+    codes: AccessCodes
+    clock: Clock
+
+    def add_client(self) -> Client:
+        record = SessionRecord(id=new_id(), interview="demo", live_help={
+            "availability": "available", "mode": "help", "partner_roles": ["advocate"]})
+        return self.livehelp.client_connected(record, "Demo interview", f"b:{new_id()}", None)
+
+    async def add_operator(self, phone: str = OPERATOR_PHONE) -> User:
+        user = User(id=new_id(), email=f"{new_id()}@example.com", password_hash="x",
+                    privileges=["advocate"])
+        operator = await self.livehelp.operator_connected(user)
+        operator.settings.phone = phone
+        return user
+
+    def inbox(self, channel: str) -> Inbox:
+        inbox = Inbox()
+        self.livehelp.hub.subscribe(channel, inbox)
+        return inbox
+
+
+@pytest.fixture
+async def store(tmp_path):
+    store = SQLiteStore(tmp_path / "codes.sqlite3")
+    await store.open()
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def world(store) -> World:
+    config = Config(twilio=TwilioConfig(voice=True, auth_token="t", number=CENTRAL,
+                                        code_minutes=CODE_MINUTES))
+    livehelp = LiveHelp(store, Hub(), config)
+    clock = Clock()
+    return World(livehelp, AccessCodes(livehelp, CODE_MINUTES, clock=clock), clock)
+
+
+async def test_enable_gives_a_four_digit_code_expiring_after_the_configured_minutes(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    assert len(access.code) == 4 and access.code.isdigit()
+    assert access.expires == world.clock.now + CODE_MINUTES * 60
+    assert (access.session_id, access.operator_id) == (client.session_id, operator.id)
+    assert access.operator_phone == OPERATOR_PHONE
+    assert world.codes.for_client(client.key) is access
+
+
+async def test_live_codes_are_unique(world, monkeypatch):
+    operator = await world.add_operator()
+    first = world.codes.enable(world.add_client().key, operator.id)
+    draws = iter([int(first.code), int(first.code), 42])
+    monkeypatch.setattr("state.codes.secrets.randbelow", lambda _n: next(draws))
+    second = world.codes.enable(world.add_client().key, operator.id)
+    assert second.code == "0042"
+
+
+async def test_many_codes_never_collide(world):
+    operator = await world.add_operator()
+    codes = {world.codes.enable(world.add_client().key, operator.id).code for _ in range(300)}
+    assert len(codes) == 300
+
+
+async def test_enable_again_replaces_the_earlier_code(world):
+    client, operator = world.add_client(), await world.add_operator()
+    old = world.codes.enable(client.key, operator.id)
+    new = world.codes.enable(client.key, operator.id)
+    assert new.code != old.code
+    assert world.codes.use(old.code) is None
+    assert world.codes.use(new.code) is new
+
+
+async def test_the_user_state_shows_number_tel_code_and_expiry(world):
+    client, operator = world.add_client(), await world.add_operator()
+    page = world.inbox(f"client:{client.key}")
+    access = world.codes.enable(client.key, operator.id)
+    phone = page.messages[-1]["phone"]
+    assert phone == {"number": "+1 276-241-0114", "tel": CENTRAL, "code": access.code,
+                     "expires": access.expires_iso}
+    assert access.expires_iso.endswith("+00:00")
+
+
+async def test_the_monitor_entry_shows_forwarding_and_its_operator(world):
+    client, operator = world.add_client(), await world.add_operator()
+    assert world.livehelp.entry(client)["phone"] == {
+        "forwarding": False, "operator_id": None, "call_connected": False}
+    monitor = world.inbox("monitor")
+    world.codes.enable(client.key, operator.id)
+    assert monitor.messages[-1]["session"]["phone"] == {
+        "forwarding": True, "operator_id": operator.id, "call_connected": False}
+
+
+async def test_use_returns_the_code_once_and_kills_it(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    assert world.codes.use(access.code) is access
+    assert world.codes.use(access.code) is None
+    assert world.codes.for_client(client.key) is None
+    assert world.livehelp.user_state(client)["phone"] is None
+
+
+async def test_use_marks_call_connected_for_a_few_minutes(world):
+    client, operator = world.add_client(), await world.add_operator()
+    monitor = world.inbox("monitor")
+    world.codes.use(world.codes.enable(client.key, operator.id).code)
+    assert monitor.messages[-1]["session"]["phone"] == {
+        "forwarding": False, "operator_id": operator.id, "call_connected": True}
+    world.clock.advance(CALL_CONNECTED_SECONDS)
+    world.codes.expire_codes()
+    assert monitor.messages[-1]["session"]["phone"]["call_connected"] is False
+
+
+async def test_unknown_code_is_refused(world):
+    assert world.codes.use("0000") is None
+
+
+async def test_disable_kills_the_code(world):
+    client, operator = world.add_client(), await world.add_operator()
+    page = world.inbox(f"client:{client.key}")
+    access = world.codes.enable(client.key, operator.id)
+    assert world.codes.disable(client.key) is True
+    assert page.messages[-1]["phone"] is None
+    assert world.codes.use(access.code) is None
+    assert world.codes.disable(client.key) is False
+
+
+async def test_code_is_live_until_its_expiry(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    world.clock.advance(CODE_MINUTES * 60 - 1)
+    assert world.codes.use(access.code) is access
+
+
+async def test_an_expired_code_is_refused_even_before_the_job_runs(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    world.clock.advance(CODE_MINUTES * 60)
+    assert world.codes.use(access.code) is None
+
+
+async def test_expiry_job_removes_expired_codes_and_publishes_their_sessions(world):
+    operator = await world.add_operator()
+    expiring, staying = world.add_client(), world.add_client()
+    old = world.codes.enable(expiring.key, operator.id)
+    world.clock.advance(60)
+    new = world.codes.enable(staying.key, operator.id)
+    expiring_page = world.inbox(f"client:{expiring.key}")
+    staying_page = world.inbox(f"client:{staying.key}")
+    world.clock.advance(CODE_MINUTES * 60 - 30)
+    world.codes.expire_codes()
+    assert expiring_page.messages[-1]["phone"] is None
+    assert staying_page.messages == []  # an untouched session is not re-published
+    assert world.codes.use(old.code) is None
+    assert world.codes.use(new.code) is new
+
+
+async def test_expiry_job_publishes_nothing_when_nothing_expired(world):
+    client, operator = world.add_client(), await world.add_operator()
+    world.codes.enable(client.key, operator.id)
+    page = world.inbox(f"client:{client.key}")
+    world.codes.expire_codes()
+    assert page.messages == []
+
+
+async def test_enable_is_refused_without_an_operator_phone(world):
+    client, operator = world.add_client(), await world.add_operator(phone="")
+    with pytest.raises(LiveHelpError) as refused:
+        world.codes.enable(client.key, operator.id)
+    assert refused.value.code == "no_phone"
+
+
+async def test_enable_is_refused_with_an_invalid_operator_phone(world):
+    client, operator = world.add_client(), await world.add_operator(phone="+1 415 555 2671")
+    with pytest.raises(LiveHelpError) as refused:
+        world.codes.enable(client.key, operator.id)
+    assert refused.value.code == "bad_phone"
+    assert "E.164" in refused.value.message
+
+
+async def test_enable_is_refused_for_an_unknown_client(world):
+    operator = await world.add_operator()
+    with pytest.raises(LiveHelpError) as refused:
+        world.codes.enable("nobody|b:x", operator.id)
+    assert refused.value.code == "unknown_session"
+
+
+async def test_enable_is_refused_for_a_blocked_session(world, store):
+    client, operator = world.add_client(), await world.add_operator()
+    await store.save_session(SessionRecord(id=client.session_id, interview="demo"))
+    await world.livehelp.set_blocked(client.key, True)
+    with pytest.raises(LiveHelpError) as refused:
+        world.codes.enable(client.key, operator.id)
+    assert refused.value.code == "blocked"
+
+
+async def test_blocking_a_session_kills_its_code(world, store):
+    client, operator = world.add_client(), await world.add_operator()
+    await store.save_session(SessionRecord(id=client.session_id, interview="demo"))
+    access = world.codes.enable(client.key, operator.id)
+    await world.livehelp.set_blocked(client.key, True)
+    assert world.livehelp.user_state(client)["phone"] is None
+    assert world.codes.use(access.code) is None
+
+
+async def test_enable_is_refused_when_voice_is_off(world):
+    client, operator = world.add_client(), await world.add_operator()
+    world.livehelp.config.twilio.voice = False
+    with pytest.raises(LiveHelpError) as refused:
+        world.codes.enable(client.key, operator.id)
+    assert refused.value.code == "voice_off"
+    assert world.livehelp.entry(client)["phone"] is None
+    assert world.livehelp.user_state(client)["phone"] is None
+
+
+async def test_operator_number_follows_a_changed_phone(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    world.livehelp.operators[operator.id].settings.phone = "+442071838750"
+    assert world.codes.operator_number(access) == "+442071838750"
+
+
+def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
+    clock = Clock()
+    limiter = CallerLimiter(clock=clock)
+    for _ in range(MAX_CALLER_FAILURES - 1):
+        assert limiter.record_failure("+15550001111") is False
+        clock.advance(60)
+    assert not limiter.refused("+15550001111")
+    assert limiter.record_failure("+15550001111") is True
+    assert limiter.refused("+15550001111")
+    assert not limiter.refused("+15550002222")
+
+
+def test_limiter_lets_the_caller_back_after_an_hour():
+    clock = Clock()
+    limiter = CallerLimiter(clock=clock)
+    for _ in range(MAX_CALLER_FAILURES):
+        limiter.record_failure("+15550001111")
+    clock.advance(CALLER_BLOCK_SECONDS - 1)
+    assert limiter.refused("+15550001111")
+    clock.advance(1)
+    assert not limiter.refused("+15550001111")
+    assert limiter.failures("+15550001111") == 0
+
+
+def test_limiter_forgets_failures_older_than_an_hour():
+    clock = Clock()
+    limiter = CallerLimiter(clock=clock)
+    for _ in range(MAX_CALLER_FAILURES - 1):
+        limiter.record_failure("+15550001111")
+    clock.advance(3600)
+    assert limiter.record_failure("+15550001111") is False
+    assert limiter.failures("+15550001111") == 1
+
+
+def test_limiter_prune_drops_stale_callers():
+    clock = Clock()
+    limiter = CallerLimiter(clock=clock)
+    limiter.record_failure("+15550001111")
+    clock.advance(3600)
+    limiter.prune()
+    assert limiter._failures == {}
