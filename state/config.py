@@ -50,8 +50,8 @@ class Config:
     # A browser that has had no open socket and made no request for this long is
     # "offline". Tornado pings every ping_seconds, so a vanished network is noticed
     # within ping_seconds + ping_timeout_seconds.
-    offline_seconds: float = 2.0
-    offline_check_seconds: float = 1.0
+    offline_seconds: float = 1.0
+    offline_check_seconds: float = 0.5
     code_check_seconds: float = 5.0
     ping_seconds: float = 10.0
     ping_timeout_seconds: float = 20.0
@@ -191,8 +191,8 @@ def config_from_dict(raw: dict | None) -> Config:
         mongodb_name=_text(database, "name", "livehelp"),
         twilio=_twilio(raw.get("twilio")),
         allow_registration=_bool(raw, "allow registration", False),
-        offline_seconds=_number(live, "offline seconds", 2.0),
-        offline_check_seconds=_number(live, "offline check seconds", 1.0),
+        offline_seconds=_number(live, "offline seconds", 1.0),
+        offline_check_seconds=_number(live, "offline check seconds", 0.5),
         code_check_seconds=_number(live, "code check seconds", 5.0),
         ping_seconds=_number(live, "ping seconds", 10.0),
         ping_timeout_seconds=_number(live, "ping timeout seconds", 20.0),
