@@ -1,0 +1,102 @@
+"""The interview library: every `interviews/*.yaml` file, loaded once at start.
+
+Interview file format (also described in interviews/README.md)::
+
+    metadata:
+      title: Shown in the interview list and on the Monitor
+    help: |                 # optional interview help, shown on the Help tab
+      Text (Jinja2, like subquestion).
+    multi user: true        # optional: a share link lets others join the session
+    items:                  # walked in order; the first screen not done is shown
+      - id: consent         # screen id (letters, digits, - and _); default screenN
+        question: Heading (Jinja2)
+        subquestion: |      # Jinja2, sandboxed and autoescaped; blank lines make paragraphs
+          Hello {{ first_name }}.
+        help: Question-specific help for the Help tab
+        if: age >= 18       # optional Python expression over answers; an unanswered
+                            # name makes it false
+        fields:
+          - label: Your name             # every input is labelled
+            name: first_name             # a Python name: the answer's variable
+            datatype: text               # text, textarea, email, number, date, radio,
+                                         # checkboxes, yesno, password
+            required: false              # default true
+            choices: [A, B]              # radio / checkboxes; or {label:, value:} items
+            private: true                # never shown back (passwords are always private)
+        continue button label: Next      # default "Continue"
+      - code: |             # trusted Python run each time the walk passes it (keep it
+          set_live_help_status(availability='available', partner_roles='advocate')
+        if: consent         # idempotent); JSON-ready names it assigns become answers
+      - id: review
+        question: Check your answers
+        review:             # one row per answer, each with a "Change" button that goes
+          - label: Name     # back to the screen asking `name` (or `screen:`), then returns
+            name: first_name
+            text: "Your name is {{ first_name }}."   # optional Jinja2 sentence
+      - id: back-door
+        operators only: true      # shown (first, whatever its position) only to an
+        question: Summary         # admin/advocate who joined someone else's session
+        review: [...]
+        resume button label: Refresh
+      - id: end
+        question: Thank you
+        final: true         # no buttons; the interview stays here
+
+Conditions, code and templates see the answers as names plus the live-help API
+(`set_live_help_status`, `chat_partners_available`, `get_chat_log`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from state.interview_format import (
+    Choice,
+    CodeBlock,
+    Field,
+    Interview,
+    InterviewError,
+    ReviewItem,
+    Screen,
+    load_interview,
+)
+from state.interview_runner import (
+    InterviewRun,
+    InterviewRuntimeError,
+    Outcome,
+    Page,
+    Viewer,
+)
+
+__all__ = [
+    "Choice", "CodeBlock", "Field", "Interview", "InterviewError", "InterviewLibrary",
+    "InterviewRun", "InterviewRuntimeError", "Outcome", "Page", "ReviewItem", "Screen", "Viewer",
+]
+
+log = logging.getLogger(__name__)
+
+
+class InterviewLibrary:
+    """All interviews of one folder, by name (the file name without `.yaml`)."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self._interviews: dict[str, Interview] = {}
+        # A broken file is a deployment mistake: fail at start, naming the file,
+        # rather than serve a half-working list.
+        for path in sorted(self.folder.glob("*.yaml")):
+            interview = load_interview(path)
+            self._interviews[interview.name] = interview
+        log.info("loaded %d interviews from %s", len(self._interviews), self.folder.name)
+
+    def names(self) -> list[str]:
+        """Interview names in alphabetical order."""
+        return sorted(self._interviews)
+
+    def get(self, name: str) -> Interview | None:
+        return self._interviews.get(name)
+
+    def all(self) -> list[Interview]:
+        """Interviews ordered by title, for the list page."""
+        return sorted(self._interviews.values(), key=lambda i: i.title.lower())
