@@ -1,0 +1,279 @@
+// The Monitor page: operator settings, the live list of sessions, many chats at once.
+// Speaks the operator socket of docs/protocol.md.
+
+import { ChatLog, LiveSocket, newClientId } from "./lh-socket.js";
+import { Alerts } from "./monitor-alerts.js";
+import { SessionEntry } from "./monitor-entry.js";
+
+const root = document.getElementById("monitor");
+// Errors the page shows stay up long enough to read, then get out of the way.
+const ERROR_SHOW_MS = 8000;
+
+class Monitor {
+  constructor() {
+    this.me = { id: root.dataset.userId, name: root.dataset.firstName };
+    this.voice = root.dataset.twilioVoice === "true";
+    this.operator = { available: false, roles: [], phone: null };
+    this.operatorPhone = null;
+    this.requestedRoles = [];
+    this.entries = new Map(); // key -> SessionEntry
+    this.logs = new Map(); // conversation -> ChatLog
+    this.asked = new Set(); // conversations whose history we asked for
+    this.alerts = new Alerts();
+    this.list = document.getElementById("sessions");
+    this.empty = document.getElementById("sessions-empty");
+    this.errorBox = document.getElementById("monitor-error");
+    this.statusButton = document.getElementById("status-toggle");
+    this.statusButton.addEventListener("click", () => {
+      this.send({ type: "set_status", available: !this.operator.available });
+    });
+    this.setupPhone();
+    this.socket = new LiveSocket("ws/monitor", {
+      notice: document.getElementById("connection"),
+      onOpen: () => this.hello(),
+      onMessage: (message) => this.receive(message),
+      onDown: () => { this.statusButton.disabled = true; },
+    });
+    // Other Monitor features (observe/control) hook in here.
+    window.livehelpMonitor = {
+      send: (message) => this.send(message),
+      entry: (key) => this.entries.get(key),
+      me: this.me,
+    };
+    this.socket.connect();
+  }
+
+  send(message) {
+    return this.socket.send(message);
+  }
+
+  logFor(conversation) {
+    let log = this.logs.get(conversation);
+    if (!log) {
+      log = new ChatLog(conversation);
+      this.logs.set(conversation, log);
+    }
+    return log;
+  }
+
+  hello() {
+    const lastSeq = {};
+    for (const [conversation, log] of this.logs) {
+      lastSeq[conversation] = log.contiguous();
+      this.asked.add(conversation);
+    }
+    this.send({ type: "hello", last_seq: lastSeq });
+    // Messages typed while the socket was down, same client_id: stored once.
+    for (const entry of this.entries.values()) {
+      for (const item of entry.log.unacked()) {
+        this.send({ type: "chat", session: entry.key, client_id: item.client_id, text: item.text });
+      }
+    }
+  }
+
+  /** History of conversations we have not asked about yet (entries that appeared later). */
+  askForNew() {
+    const fresh = {};
+    for (const entry of this.entries.values()) {
+      const conversation = entry.data.conversation;
+      if (conversation && !this.asked.has(conversation)) {
+        this.asked.add(conversation);
+        fresh[conversation] = this.logFor(conversation).contiguous();
+      }
+    }
+    if (Object.keys(fresh).length) this.send({ type: "hello", last_seq: this.allLastSeq(fresh) });
+  }
+
+  allLastSeq(extra) {
+    const lastSeq = {};
+    for (const [conversation, log] of this.logs) lastSeq[conversation] = log.contiguous();
+    return Object.assign(lastSeq, extra);
+  }
+
+  sendChat(entry, text) {
+    const clientId = newClientId();
+    entry.log.addPending(clientId, text, this.me.name);
+    this.send({ type: "chat", session: entry.key, client_id: clientId, text });
+  }
+
+  receive(message) {
+    const handler = this[`on_${message.type}`];
+    if (handler) handler.call(this, message);
+    document.dispatchEvent(new CustomEvent("livehelp:monitor", { detail: message }));
+  }
+
+  on_monitor(message) {
+    this.setOperator(message.operator || {});
+    this.setRoles(message.roles || []);
+    const keys = new Set();
+    for (const data of message.sessions || []) {
+      keys.add(data.key);
+      this.upsert(data);
+    }
+    for (const key of [...this.entries.keys()]) {
+      if (!keys.has(key)) this.removeEntry(key);
+    }
+    this.askForNew();
+  }
+
+  on_session(message) {
+    this.upsert(message.session);
+    this.askForNew();
+  }
+
+  on_session_gone(message) {
+    this.removeEntry(message.key);
+  }
+
+  on_roles(message) {
+    this.setRoles(message.roles || []);
+  }
+
+  on_chat(message) {
+    const log = this.logFor(message.conversation);
+    if (!log.add(message)) return;
+    if (message.role !== "user") return;
+    for (const entry of this.entries.values()) {
+      if (entry.data.conversation !== message.conversation) continue;
+      if (message.session && entry.data.session !== message.session) continue;
+      if (document.activeElement === entry.input && document.hasFocus()) continue;
+      this.alerts.flag(entry.key, "New message", {
+        title: `New message from ${message.name || entry.data.user_name || "a user"}`,
+        body: message.text,
+      });
+      entry.showTyping("", false);
+    }
+  }
+
+  on_ack(message) {
+    const log = this.logs.get(message.conversation);
+    if (log) log.ack(message.client_id, message.seq);
+  }
+
+  on_typing(message) {
+    const entry = this.entries.get(message.key);
+    if (entry) entry.showTyping(message.name, message.typing);
+  }
+
+  on_error(message) {
+    if (message.ref === "set_phone") {
+      this.phoneMessage(message.message, true);
+      return;
+    }
+    for (const log of this.logs.values()) {
+      if (message.ref && log.fail(message.ref, message.message)) return;
+    }
+    this.showError(message.message || "The server refused that.");
+  }
+
+  showError(text) {
+    this.errorBox.textContent = text;
+    this.errorBox.hidden = false;
+    clearTimeout(this.errorTimer);
+    this.errorTimer = setTimeout(() => { this.errorBox.hidden = true; }, ERROR_SHOW_MS);
+  }
+
+  upsert(data) {
+    let entry = this.entries.get(data.key);
+    if (entry) {
+      entry.update(data);
+    } else {
+      entry = new SessionEntry(this, data);
+      this.entries.set(data.key, entry);
+      this.alerts.register(data.key, entry.element);
+      this.list.append(entry.element);
+    }
+    this.empty.hidden = this.entries.size > 0;
+  }
+
+  removeEntry(key) {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    entry.remove();
+    this.entries.delete(key);
+    this.alerts.forget(key);
+    this.empty.hidden = this.entries.size > 0;
+  }
+
+  setOperator(operator) {
+    this.operator = { available: Boolean(operator.available), roles: operator.roles || [],
+      phone: operator.phone || null };
+    const on = this.operator.available;
+    this.statusButton.disabled = false;
+    this.statusButton.textContent = on ? "Available for chat" : "Not available for chat";
+    this.statusButton.setAttribute("aria-pressed", on ? "true" : "false");
+    this.statusButton.classList.toggle("on", on);
+    const phoneChanged = this.operatorPhone !== this.operator.phone;
+    this.operatorPhone = this.operator.phone;
+    if (this.voice && phoneChanged) {
+      const input = document.getElementById("phone-input");
+      if (document.activeElement !== input || !input.value) input.value = this.operatorPhone || "";
+      if (this.phonePending) this.phoneMessage(this.operatorPhone ? "Saved." : "Number removed.", false);
+      for (const entry of this.entries.values()) entry.update(entry.data);
+    }
+    this.phonePending = false;
+    this.drawRoles();
+  }
+
+  setRoles(roles) {
+    this.requestedRoles = roles;
+    this.drawRoles();
+  }
+
+  drawRoles() {
+    const list = document.getElementById("roles-list");
+    const chosen = new Set(this.operator.roles);
+    const all = [...new Set([...this.requestedRoles, ...this.operator.roles])].sort();
+    document.getElementById("roles-empty").hidden = all.length > 0;
+    const fragment = document.createDocumentFragment();
+    for (const role of all) {
+      const label = document.createElement("label");
+      label.className = "inline-check";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.value = role;
+      box.checked = chosen.has(role);
+      box.addEventListener("change", () => this.sendRoles());
+      label.append(box, " ", role);
+      if (!this.requestedRoles.includes(role)) {
+        const note = document.createElement("span");
+        note.className = "muted small";
+        note.textContent = " (no active session asks for it)";
+        label.append(note);
+      }
+      fragment.append(label);
+    }
+    list.replaceChildren(fragment);
+  }
+
+  sendRoles() {
+    const roles = [...document.querySelectorAll("#roles-list input:checked")].map((box) => box.value);
+    this.operator.roles = roles;
+    this.send({ type: "set_roles", roles });
+  }
+
+  setupPhone() {
+    if (!this.voice) return;
+    const form = document.getElementById("phone-form");
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const phone = document.getElementById("phone-input").value.trim();
+      this.phonePending = true;
+      this.phoneMessage("Saving…", false);
+      if (!this.send({ type: "set_phone", phone })) {
+        this.phoneMessage("Not connected; try again in a moment.", true);
+      } else if (phone === (this.operatorPhone || "")) {
+        this.phoneMessage("Saved.", false);
+      }
+    });
+  }
+
+  phoneMessage(text, isError) {
+    const box = document.getElementById("phone-message");
+    box.textContent = text;
+    box.classList.toggle("error", isError);
+    document.getElementById("phone-input").setAttribute("aria-invalid", isError ? "true" : "false");
+  }
+}
+
+new Monitor();
