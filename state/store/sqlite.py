@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -116,6 +116,13 @@ def from_text(text: str) -> datetime:
 def to_millis(moment: datetime) -> datetime:
     """The moment as the store will give it back (UTC, millisecond precision)."""
     return from_text(to_text(moment))
+
+
+def ceil_millis(moment: datetime) -> datetime:
+    """`moment` rounded up to the millisecond: stored times are whole milliseconds,
+    so "at or after `moment`" means "at or after this"."""
+    floor = to_millis(moment)
+    return floor if floor == moment else floor + timedelta(milliseconds=1)
 
 
 def _user(row: sqlite3.Row) -> User:
@@ -317,15 +324,16 @@ class SQLiteStore(Store):
     # -- interview sessions -----------------------------------------------------
 
     async def save_session(self, record: SessionRecord) -> None:
-        updated = to_millis(utcnow())
+        created, updated = to_millis(record.created), to_millis(utcnow())
         values = (record.id, record.interview, record.owner_id, json.dumps(record.answers),
                   json.dumps(record.progress), json.dumps(record.live_help),
-                  int(record.blocked), to_text(record.created), to_text(updated))
+                  int(record.blocked), to_text(created), to_text(updated))
         await self._run(lambda c: c.execute(
             "INSERT OR REPLACE INTO sessions (id, interview, owner_id, answers, progress,"
             " live_help, blocked, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values))
-        # Only after the write succeeded, so a failed save leaves the record as it was.
-        record.updated = updated
+        # Only after the write succeeded, so a failed save leaves the record as it was;
+        # afterwards the caller's record equals what get_session() returns.
+        record.created, record.updated = created, updated
 
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._run(lambda c: c.execute(
@@ -335,7 +343,7 @@ class SQLiteStore(Store):
     async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
         rows = await self._run(lambda c: c.execute(
             "SELECT * FROM sessions WHERE updated >= ? ORDER BY updated DESC, id",
-            (to_text(since),)).fetchall())
+            (to_text(ceil_millis(since)),)).fetchall())
         return [record for record in map(_session, rows) if _is_live(record)]
 
     # -- chat -------------------------------------------------------------------

@@ -1,0 +1,292 @@
+"""The MongoDB store, through PyMongo's asyncio client.
+
+Atomicity comes from MongoDB itself rather than from this process, so several
+server processes may share one database: sequence numbers come from an atomic
+`$inc` on a per-conversation counter document, and unique indexes guard emails
+(case-insensitively, through `email_lower`) and the (conversation, sender_key,
+client_id) identity that makes `add_message` idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
+
+from state.store.base import (
+    AuditEntry,
+    ChatMessage,
+    DuplicateEmail,
+    OperatorSettings,
+    SessionRecord,
+    Store,
+    StoreUnavailable,
+    User,
+    utcnow,
+)
+
+# Long enough to ride out a replica-set election, short enough that a request
+# made while the database is down gets its 503 page promptly.
+SERVER_SELECTION_TIMEOUT_MS = 3000
+
+# How far outside a date range the server may answer (see list_live_sessions).
+DATE_COMPARISON_SLACK = timedelta(seconds=1)
+
+_MESSAGE_FIELDS = [field.name for field in dataclasses.fields(ChatMessage)]
+
+
+@contextlib.contextmanager
+def _unavailable_on_connection_failure() -> Iterator[None]:
+    """Turn every "cannot reach the server" error (ConnectionFailure covers
+    AutoReconnect, NetworkTimeout and ServerSelectionTimeoutError) into StoreUnavailable."""
+    try:
+        yield
+    except ConnectionFailure as exc:
+        raise StoreUnavailable(f"MongoDB unreachable: {exc}") from exc
+
+
+def to_millis(moment: datetime) -> datetime:
+    """The moment as MongoDB keeps it: UTC, millisecond precision (BSON dates)."""
+    if moment.tzinfo is None:  # naive times in this code base mean UTC
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def ceil_millis(moment: datetime) -> datetime:
+    """`moment` rounded up to the millisecond: stored times are whole milliseconds,
+    so "at or after `moment`" means "at or after this"."""
+    floor = to_millis(moment)
+    return floor if floor == moment else floor + timedelta(milliseconds=1)
+
+
+def _utc(moment: datetime) -> datetime:
+    # The driver hands back its own FixedOffset zone; callers expect datetime.UTC.
+    return moment.astimezone(UTC)
+
+
+def _user(document: dict[str, Any]) -> User:
+    return User(id=document["_id"], email=document["email"],
+                password_hash=document["password_hash"], first_name=document["first_name"],
+                last_name=document["last_name"], privileges=list(document["privileges"]),
+                created=_utc(document["created"]))
+
+
+def _session(document: dict[str, Any]) -> SessionRecord:
+    return SessionRecord(id=document["_id"], interview=document["interview"],
+                         owner_id=document.get("owner_id"), answers=document["answers"],
+                         progress=document["progress"], live_help=document["live_help"],
+                         blocked=bool(document["blocked"]), created=_utc(document["created"]),
+                         updated=_utc(document["updated"]))
+
+
+def _message(document: dict[str, Any]) -> ChatMessage:
+    values = {name: document.get(name) for name in _MESSAGE_FIELDS}
+    values["time"] = _utc(values["time"])
+    return ChatMessage(**values)
+
+
+def _audit(document: dict[str, Any]) -> AuditEntry:
+    return AuditEntry(actor_id=document["actor_id"], actor_email=document["actor_email"],
+                      action=document["action"], session_id=document["session_id"],
+                      detail=document["detail"], time=_utc(document["time"]))
+
+
+def _is_live(record: SessionRecord) -> bool:
+    """Live help was enabled and is not switched off (PRODUCT.md M2)."""
+    availability = record.live_help.get("availability")
+    return bool(availability) and availability != "unavailable"
+
+
+class MongoStore(Store):
+    """Store in one MongoDB database."""
+
+    def __init__(self, uri: str, database: str) -> None:
+        self.uri = uri
+        self.database_name = database
+        self._client: AsyncMongoClient | None = None
+        self._database: AsyncDatabase | None = None
+
+    @property
+    def _db(self) -> AsyncDatabase:
+        if self._database is None:
+            raise StoreUnavailable("the MongoDB store is not open")
+        return self._database
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        client: AsyncMongoClient = AsyncMongoClient(
+            self.uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=True)
+        database = client[self.database_name]
+        try:
+            with _unavailable_on_connection_failure():
+                # Creating an index that exists is a no-op, so this runs on every start.
+                await database.users.create_index("email_lower", unique=True)
+                await database.messages.create_index(
+                    [("conversation", ASCENDING), ("sender_key", ASCENDING),
+                     ("client_id", ASCENDING)], unique=True)
+                await database.messages.create_index(
+                    [("conversation", ASCENDING), ("seq", ASCENDING)])
+                await database.sessions.create_index("updated")
+                await database.audit.create_index("time")
+        except BaseException:
+            await client.close()
+            raise
+        self._client, self._database = client, database
+
+    async def close(self) -> None:
+        client, self._client, self._database = self._client, None, None
+        if client is not None:
+            await client.close()
+
+    # -- accounts ---------------------------------------------------------------
+
+    async def create_user(self, user: User) -> User:
+        stored = dataclasses.replace(user, privileges=list(user.privileges),
+                                     created=to_millis(user.created))
+        document = {"_id": stored.id, "email": stored.email, "email_lower": stored.email.lower(),
+                    "password_hash": stored.password_hash, "first_name": stored.first_name,
+                    "last_name": stored.last_name, "privileges": stored.privileges,
+                    "created": stored.created}
+        with _unavailable_on_connection_failure():
+            try:
+                await self._db.users.insert_one(document)
+            except DuplicateKeyError as exc:
+                raise DuplicateEmail(user.email) from exc
+        return stored
+
+    async def get_user(self, user_id: str) -> User | None:
+        with _unavailable_on_connection_failure():
+            document = await self._db.users.find_one({"_id": user_id})
+        return _user(document) if document else None
+
+    async def get_user_by_email(self, email: str) -> User | None:
+        with _unavailable_on_connection_failure():
+            document = await self._db.users.find_one({"email_lower": email.lower()})
+        return _user(document) if document else None
+
+    async def list_users(self) -> list[User]:
+        with _unavailable_on_connection_failure():
+            documents = await self._db.users.find().sort(
+                [("email_lower", ASCENDING), ("_id", ASCENDING)]).to_list(None)
+        return [_user(document) for document in documents]
+
+    async def update_user(self, user: User) -> None:
+        with _unavailable_on_connection_failure():
+            await self._db.users.update_one({"_id": user.id}, {"$set": {
+                "first_name": user.first_name, "last_name": user.last_name,
+                "privileges": list(user.privileges), "password_hash": user.password_hash}})
+
+    # -- operator settings ------------------------------------------------------
+
+    async def get_operator_settings(self, user_id: str) -> OperatorSettings:
+        with _unavailable_on_connection_failure():
+            document = await self._db.operator_settings.find_one({"_id": user_id})
+        if document is None:
+            return OperatorSettings(user_id=user_id)
+        return OperatorSettings(user_id=user_id, available=bool(document["available"]),
+                                roles=list(document["roles"]), phone=document["phone"])
+
+    async def save_operator_settings(self, settings: OperatorSettings) -> None:
+        # A whole-document replace: arrays are written as values, never created by
+        # $addToSet (which nx-27017 does not do on a missing field).
+        document = {"_id": settings.user_id, "available": bool(settings.available),
+                    "roles": list(settings.roles), "phone": settings.phone}
+        with _unavailable_on_connection_failure():
+            await self._db.operator_settings.replace_one(
+                {"_id": settings.user_id}, document, upsert=True)
+
+    # -- interview sessions -----------------------------------------------------
+
+    async def save_session(self, record: SessionRecord) -> None:
+        created, updated = to_millis(record.created), to_millis(utcnow())
+        document = {"_id": record.id, "interview": record.interview, "owner_id": record.owner_id,
+                    "answers": record.answers, "progress": record.progress,
+                    "live_help": record.live_help, "blocked": bool(record.blocked),
+                    "created": created, "updated": updated}
+        with _unavailable_on_connection_failure():
+            await self._db.sessions.replace_one({"_id": record.id}, document, upsert=True)
+        # Only after the write succeeded, so a failed save leaves the record as it was;
+        # afterwards the caller's record equals what get_session() returns.
+        record.created, record.updated = created, updated
+
+    async def get_session(self, session_id: str) -> SessionRecord | None:
+        with _unavailable_on_connection_failure():
+            document = await self._db.sessions.find_one({"_id": session_id})
+        return _session(document) if document else None
+
+    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
+        since = ceil_millis(since)
+        # The database narrows by time with a second to spare and the exact test runs
+        # here: nx-27017 compares dates only to the second (its $gte returns earlier
+        # times of the same second). The availability test is here too, because "$ne
+        # on a missing field" is another place where wire-compatible servers differ.
+        with _unavailable_on_connection_failure():
+            documents = await self._db.sessions.find(
+                {"updated": {"$gte": since - DATE_COMPARISON_SLACK}}).sort(
+                [("updated", DESCENDING), ("_id", ASCENDING)]).to_list(None)
+        records = map(_session, documents)
+        return [record for record in records if record.updated >= since and _is_live(record)]
+
+    # -- chat -------------------------------------------------------------------
+
+    async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
+        identity = {"conversation": message.conversation, "sender_key": message.sender_key,
+                    "client_id": message.client_id}
+        with _unavailable_on_connection_failure():
+            # A resent message (the page retrying after a lost acknowledgement) is
+            # found here without spending a sequence number.
+            existing = await self._db.messages.find_one(identity)
+            if existing is not None:
+                return _message(existing), False
+            counter = await self._db.counters.find_one_and_update(
+                {"_id": message.conversation}, {"$inc": {"seq": 1}}, upsert=True,
+                return_document=ReturnDocument.AFTER)
+            stored = dataclasses.replace(message, seq=int(counter["seq"]),
+                                         time=to_millis(message.time))
+            document = {name: getattr(stored, name) for name in _MESSAGE_FIELDS}
+            try:
+                await self._db.messages.insert_one(document)
+            except DuplicateKeyError:
+                # The same message raced in from another connection and won; the seq
+                # we took stays unused (a gap, which readers asking "after N" tolerate).
+                existing = await self._db.messages.find_one(identity)
+                if existing is None:
+                    raise
+                return _message(existing), False
+        return stored, True
+
+    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
+        with _unavailable_on_connection_failure():
+            documents = await self._db.messages.find(
+                {"conversation": conversation, "seq": {"$gt": after_seq}}).sort(
+                "seq", ASCENDING).to_list(None)
+        return [_message(document) for document in documents]
+
+    async def count_messages(self) -> int:
+        with _unavailable_on_connection_failure():
+            return await self._db.messages.count_documents({})
+
+    # -- audit ------------------------------------------------------------------
+
+    async def add_audit(self, entry: AuditEntry) -> None:
+        document = {"actor_id": entry.actor_id, "actor_email": entry.actor_email,
+                    "action": entry.action, "session_id": entry.session_id,
+                    "detail": entry.detail, "time": to_millis(entry.time)}
+        with _unavailable_on_connection_failure():
+            await self._db.audit.insert_one(document)
+
+    async def list_audit(self, limit: int = 200) -> list[AuditEntry]:
+        # ObjectIds made by one client increase, so _id orders entries written in
+        # the same millisecond.
+        with _unavailable_on_connection_failure():
+            documents = await self._db.audit.find().sort(
+                [("time", DESCENDING), ("_id", DESCENDING)]).limit(limit).to_list(None)
+        return [_audit(document) for document in documents]

@@ -1,0 +1,327 @@
+"""The store contract: every Store implementation behaves the same.
+
+Each test runs against SQLite (temp dir), nx-27017 (fresh database per test) and,
+when MONGODB_URI is set, a real MongoDB. Times are compared at millisecond
+precision, the precision both stores keep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pymongo import AsyncMongoClient
+
+from state.store.base import (
+    AuditEntry,
+    ChatMessage,
+    DuplicateEmail,
+    OperatorSettings,
+    SessionRecord,
+    Store,
+    StoreUnavailable,
+    User,
+    new_id,
+    utcnow,
+)
+from state.store.mongo import MongoStore
+from state.store.sqlite import SQLiteStore
+from tests.fixtures_mongo import real_mongodb_uri
+
+StoreFactory = Callable[[], Store]
+
+# A moment with whole milliseconds, so it survives every store unchanged.
+MOMENT = datetime(2024, 5, 6, 7, 8, 9, 123000, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "nx27017", "mongodb"])
+async def make_store(request: pytest.FixtureRequest,
+                     tmp_path: Path) -> AsyncIterator[StoreFactory]:
+    """A factory of unopened stores that all share one fresh database of the kind
+    named by the parameter; the database is dropped afterwards where it outlives the test."""
+    kind = request.param
+    if kind == "sqlite":
+        path = tmp_path / "store" / "livehelp.sqlite3"
+        yield lambda: SQLiteStore(path)
+        return
+    if kind == "nx27017":
+        uri = request.getfixturevalue("mongo_uri")
+    else:
+        uri = real_mongodb_uri()
+        if uri is None:
+            pytest.skip("MONGODB_URI is not set")
+    database = f"contract_{uuid.uuid4().hex}"
+    yield lambda: MongoStore(uri, database)
+    if kind == "mongodb":
+        client: AsyncMongoClient = AsyncMongoClient(uri)
+        await client.drop_database(database)
+        await client.close()
+
+
+@pytest.fixture
+async def store(make_store: StoreFactory) -> AsyncIterator[Store]:
+    """An open store on a fresh database; closed after the test."""
+    opened = make_store()
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def a_user(email: str = "ada@example.org", created: datetime = MOMENT) -> User:
+    return User(id=new_id(), email=email, password_hash="scrypt$hash", first_name="Ada",
+                last_name="Lovelace", privileges=["advocate"], created=created)
+
+
+@contextlib.contextmanager
+def unused_port() -> Iterator[int]:
+    """A port bound (so nobody else takes it) but never listened on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def a_message(conversation: str = "conv-1", client_id: str | None = None,
+              text: str = "hello") -> ChatMessage:
+    return ChatMessage(conversation=conversation, session_id="session-1", sender_key="u:ada",
+                       sender_role="user", text=text, client_id=client_id or new_id(),
+                       sender_email="ada@example.org", sender_first_name="Ada",
+                       sender_last_name="Lovelace", time=MOMENT)
+
+
+def a_session(availability: str | None = "available") -> SessionRecord:
+    live_help = {} if availability is None else {
+        "availability": availability, "mode": "help", "partner_roles": ["advocate"]}
+    return SessionRecord(id=new_id(), interview="demo", live_help=live_help)
+
+
+def assert_utc(moment: datetime) -> None:
+    assert moment.tzinfo is not None and moment.utcoffset() == timedelta(0)
+
+
+# -- accounts -----------------------------------------------------------------
+
+
+async def test_created_user_is_found_by_id(store: Store) -> None:
+    user = await store.create_user(a_user())
+    assert await store.get_user(user.id) == user
+
+
+async def test_unknown_user_id_gives_none(store: Store) -> None:
+    assert await store.get_user("nobody") is None
+
+
+async def test_user_is_found_by_email_whatever_the_case(store: Store) -> None:
+    user = await store.create_user(a_user("Ada@Example.org"))
+    found = await store.get_user_by_email("ada@EXAMPLE.ORG")
+    assert found == user
+    assert found is not None and found.email == "Ada@Example.org"
+
+
+async def test_users_are_listed_in_email_order_ignoring_case(store: Store) -> None:
+    for email in ("carol@example.org", "Bob@example.org", "alice@example.org"):
+        await store.create_user(a_user(email))
+    emails = [user.email for user in await store.list_users()]
+    assert emails == ["alice@example.org", "Bob@example.org", "carol@example.org"]
+
+
+async def test_update_user_replaces_names_privileges_and_password(store: Store) -> None:
+    user = await store.create_user(a_user())
+    user.first_name, user.last_name = "Augusta", "King"
+    user.privileges = ["admin", "advocate"]
+    user.password_hash = "scrypt$new"
+    await store.update_user(user)
+    assert await store.get_user(user.id) == user
+
+
+async def test_email_differing_only_in_case_is_a_duplicate(store: Store) -> None:
+    await store.create_user(a_user("ada@example.org"))
+    with pytest.raises(DuplicateEmail):
+        await store.create_user(a_user("ADA@example.org"))
+    assert len(await store.list_users()) == 1
+
+
+async def test_user_created_time_comes_back_as_utc(store: Store) -> None:
+    eastern = timezone(timedelta(hours=-5))
+    user = await store.create_user(a_user(created=MOMENT.astimezone(eastern)))
+    found = await store.get_user(user.id)
+    assert found is not None and found.created == MOMENT
+    assert_utc(found.created)
+
+
+# -- operator settings --------------------------------------------------------
+
+
+async def test_operator_settings_default_when_never_saved(store: Store) -> None:
+    assert await store.get_operator_settings("op-1") == OperatorSettings(user_id="op-1")
+
+
+async def test_saved_operator_settings_are_returned(store: Store) -> None:
+    settings = OperatorSettings(user_id="op-1", available=True,
+                                roles=["advocate", "family law"], phone="+15551234567")
+    await store.save_operator_settings(settings)
+    settings.available = False
+    await store.save_operator_settings(settings)
+    assert await store.get_operator_settings("op-1") == settings
+
+
+# -- interview sessions -------------------------------------------------------
+
+
+async def test_session_round_trips_every_field(store: Store) -> None:
+    record = SessionRecord(
+        id=new_id(), interview="fruit", owner_id="user-1",
+        answers={"name": "Ada", "fruits": ["apple", "pear"], "age": 36, "nested": {"a": None}},
+        progress={"visited": ["intro", "fruit"], "current": "review"},
+        live_help={"availability": "observeonly", "mode": "peer", "partner_roles": ["advocate"]},
+        blocked=True, created=MOMENT)
+    await store.save_session(record)
+    found = await store.get_session(record.id)
+    assert found == record
+    assert found is not None
+    assert_utc(found.created)
+    assert_utc(found.updated)
+
+
+async def test_save_session_sets_updated_to_now(store: Store) -> None:
+    record = a_session()
+    record.updated = MOMENT
+    before = utcnow() - timedelta(seconds=1)
+    await store.save_session(record)
+    found = await store.get_session(record.id)
+    assert found is not None and found.updated == record.updated
+    assert before <= record.updated <= utcnow()
+
+
+async def test_saving_a_session_again_replaces_it(store: Store) -> None:
+    record = a_session()
+    await store.save_session(record)
+    record.answers = {"color": "green"}
+    record.blocked = True
+    await store.save_session(record)
+    assert await store.get_session(record.id) == record
+
+
+async def test_unknown_session_gives_none(store: Store) -> None:
+    assert await store.get_session("no-such-session") is None
+
+
+async def test_live_sessions_exclude_unavailable_and_never_enabled(store: Store) -> None:
+    available, observe = a_session("available"), a_session("observeonly")
+    for record in (available, observe, a_session("unavailable"), a_session(None)):
+        await store.save_session(record)
+    live = await store.list_live_sessions(utcnow() - timedelta(minutes=1))
+    assert {record.id for record in live} == {available.id, observe.id}
+
+
+async def test_live_sessions_exclude_those_not_updated_since(store: Store) -> None:
+    await store.save_session(a_session())
+    cutoff = utcnow()
+    await asyncio.sleep(0.01)  # past the millisecond the times are kept to
+    recent = a_session()
+    await store.save_session(recent)
+    live = await store.list_live_sessions(cutoff)
+    assert [record.id for record in live] == [recent.id]
+
+
+# -- chat ---------------------------------------------------------------------
+
+
+async def test_messages_are_numbered_per_conversation(store: Store) -> None:
+    seqs = [(await store.add_message(a_message(conversation)))[0].seq
+            for conversation in ("one", "one", "two", "one", "two")]
+    assert seqs == [1, 2, 1, 3, 2]
+
+
+async def test_new_message_is_reported_new_with_every_field(store: Store) -> None:
+    message = a_message()
+    stored, created = await store.add_message(message)
+    assert created is True
+    assert stored.seq == 1
+    assert (await store.get_messages(message.conversation)) == [stored]
+    assert stored.text == message.text and stored.sender_email == "ada@example.org"
+    assert_utc(stored.time)
+
+
+async def test_repeated_message_returns_the_stored_one_and_false(store: Store) -> None:
+    first, _ = await store.add_message(a_message(client_id="c-1", text="hello"))
+    await store.add_message(a_message(client_id="c-2"))
+    again, created = await store.add_message(a_message(client_id="c-1", text="hello again"))
+    assert created is False
+    assert again == first
+    assert await store.count_messages() == 2
+
+
+async def test_get_messages_after_seq_in_order(store: Store) -> None:
+    for number in range(5):
+        await store.add_message(a_message(text=f"message {number}"))
+    await store.add_message(a_message("other"))
+    later = await store.get_messages("conv-1", after_seq=2)
+    assert [(message.seq, message.text) for message in later] == [
+        (3, "message 2"), (4, "message 3"), (5, "message 4")]
+
+
+async def test_count_messages_counts_every_conversation(store: Store) -> None:
+    assert await store.count_messages() == 0
+    for conversation in ("one", "two", "two"):
+        await store.add_message(a_message(conversation))
+    assert await store.count_messages() == 3
+
+
+async def test_concurrent_messages_get_distinct_consecutive_seqs(store: Store) -> None:
+    results = await asyncio.gather(
+        *(store.add_message(a_message(text=f"m{number}")) for number in range(50)))
+    assert sorted(message.seq for message, _ in results) == list(range(1, 51))
+    assert all(created for _, created in results)
+
+
+# -- audit --------------------------------------------------------------------
+
+
+async def test_audit_lists_newest_first_up_to_limit(store: Store) -> None:
+    for minute in range(5):
+        await store.add_audit(AuditEntry(actor_id="op-1", actor_email="op@example.org",
+                                         action="observe", session_id=f"s{minute}",
+                                         time=MOMENT + timedelta(minutes=minute)))
+    entries = await store.list_audit(limit=3)
+    assert [entry.session_id for entry in entries] == ["s4", "s3", "s2"]
+    assert entries[0].time == MOMENT + timedelta(minutes=4)
+    assert_utc(entries[0].time)
+
+
+# -- lifetime -----------------------------------------------------------------
+
+
+async def test_data_persists_across_close_and_reopen(make_store: StoreFactory) -> None:
+    first = make_store()
+    await first.open()
+    user = await first.create_user(a_user())
+    message, _ = await first.add_message(a_message())
+    await first.close()
+    second = make_store()
+    await second.open()
+    try:
+        assert await second.get_user(user.id) == user
+        assert await second.get_messages("conv-1") == [message]
+        assert (await second.add_message(a_message()))[0].seq == 2
+    finally:
+        await second.close()
+
+
+async def test_sqlite_store_that_cannot_open_its_file_is_unavailable(tmp_path: Path) -> None:
+    directory = tmp_path / "a-directory"
+    directory.mkdir()
+    with pytest.raises(StoreUnavailable):
+        await SQLiteStore(directory).open()
+
+
+async def test_mongo_store_without_a_server_is_unavailable() -> None:
+    with unused_port() as port, pytest.raises(StoreUnavailable):
+        await MongoStore(f"mongodb://127.0.0.1:{port}", "nothing").open()
