@@ -1,0 +1,194 @@
+"""Twilio voice webhooks: the caller types an access code and is bridged to an operator.
+
+Twilio requests `voice` when someone calls the central number (configure the
+number's incoming-call webhook as POST <public url>/voice). Every request must
+carry a valid `X-Twilio-Signature` over the public URL and the POST fields;
+anything else gets a bare 403. The Twilio signature replaces the XSRF cookie.
+
+Tries per call travel in the Gather action URL (`voice/code?attempt=N`): Twilio
+signs that URL too, so a caller cannot reset the count, and the server keeps no
+per-call state. Wrong codes also count against the caller's number in
+`AccessCodes.limiter`, across calls.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import tornado.web
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+
+from handlers.base import BaseHandler
+from state.codes import CODE_DIGITS
+from state.store.base import AuditEntry, StoreError
+
+log = logging.getLogger(__name__)
+
+# Tries a caller gets within one call before we hang up; with the per-number
+# limiter this keeps a guesser to a handful of codes per call.
+MAX_TRIES_PER_CALL = 3
+# Seconds Twilio waits for the first and between digits: a person reading a
+# code off a screen needs longer than Twilio's default of 5.
+GATHER_TIMEOUT_SECONDS = 10
+
+PROMPT = f"Please enter your {CODE_DIGITS} digit access code."
+NO_DIGITS = "We did not receive any digits."
+NOT_DIGITS = "Please use only the number keys."
+NOT_VALID = "That code is not valid."
+NO_INPUT_GOODBYE = "We did not receive a code. Goodbye."
+TOO_MANY_TRIES = "Too many attempts. Goodbye."
+CALLER_REFUSED = "Too many wrong codes were entered from this phone. Please try again later."
+CONNECTING = "Connecting you to the operator now."
+
+
+class FormParams(dict):
+    """POST fields with every value kept, in the shape RequestValidator signs (`getall`)."""
+
+    def getall(self, name: str) -> list[str]:
+        return self[name]
+
+
+class VoiceHandler(BaseHandler):
+    """Base of the Twilio webhooks: POST only, voice must be on, signature checked."""
+
+    # Anything but POST is answered 405 before prepare() runs.
+    SUPPORTED_METHODS = ("POST",)
+
+    def check_xsrf_cookie(self) -> None:
+        """No XSRF cookie from Twilio; the request signature checked in prepare() replaces it."""
+
+    async def prepare(self) -> None:
+        """Refuse before any TwiML: 404 when voice is off, 403 without a valid signature."""
+        self.current_user = None
+        if not self.config.twilio.voice:
+            raise tornado.web.HTTPError(404)
+        if not self.signature_valid():
+            log.warning("refused a voice webhook with a missing or bad Twilio signature")
+            raise tornado.web.HTTPError(403)
+
+    def form(self) -> FormParams:
+        return FormParams({
+            name: [value.decode("utf-8", "replace") for value in values]
+            for name, values in self.request.body_arguments.items()
+        })
+
+    def signature_valid(self) -> bool:
+        signature = self.request.headers.get("X-Twilio-Signature")
+        if not signature:
+            return False
+        url = self.public_base_url() + self.request.uri
+        algorithm = get_signature_algorithm(
+            self.request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+        validator = RequestValidator(self.config.twilio.auth_token)
+        return validator.validate(url, self.form(), signature, algorithm)
+
+    def field(self, name: str) -> str:
+        values = self.form().get(name)
+        return values[-1] if values else ""
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        """Refusals carry no body: nothing for an unsigned caller to learn from."""
+        self.finish()
+
+    def send_twiml(self, response: VoiceResponse) -> None:
+        self.set_header("Content-Type", "text/xml; charset=UTF-8")
+        self.finish(response.to_xml())
+
+    def ask_for_code(self, response: VoiceResponse, attempt: int) -> VoiceResponse:
+        """Gather the digits into voice/code; if the caller types nothing at all, hang up."""
+        action = f"{self.public_base_url()}{self.url('voice/code')}?attempt={attempt}"
+        gather = Gather(num_digits=CODE_DIGITS, action=action, method="POST",
+                        timeout=GATHER_TIMEOUT_SECONDS, action_on_empty_result=True)
+        gather.say(PROMPT)
+        response.append(gather)
+        response.say(NO_INPUT_GOODBYE)
+        response.hangup()
+        return response
+
+    def refuse_caller(self) -> None:
+        response = VoiceResponse()
+        response.say(CALLER_REFUSED)
+        response.hangup()
+        self.send_twiml(response)
+
+
+class IncomingCallHandler(VoiceHandler):
+    """`voice`: a call to the central number; ask for the code."""
+
+    async def post(self) -> None:
+        if self.codes.limiter.refused(self.field("From")):
+            self.refuse_caller()
+            return
+        self.send_twiml(self.ask_for_code(VoiceResponse(), attempt=1))
+
+
+class CodeHandler(VoiceHandler):
+    """`voice/code`: the digits typed; bridge to the operator or ask again."""
+
+    async def post(self) -> None:
+        caller = self.field("From")
+        if self.codes.limiter.refused(caller):
+            self.refuse_caller()
+            return
+        attempt = self.attempt()
+        digits = self.field("Digits").strip()
+        if not digits:
+            self.try_again(NO_DIGITS, attempt)
+            return
+        if not digits.isascii() or not digits.isdigit():
+            self.try_again(NOT_DIGITS, attempt)
+            return
+        access = self.codes.use(digits)
+        number = self.codes.operator_number(access) if access else None
+        if access is None or number is None:
+            if self.codes.limiter.record_failure(caller):
+                self.refuse_caller()
+                return
+            self.try_again(NOT_VALID, attempt)
+            return
+        await self.audit(access.session_id, access.operator_id, caller)
+        response = VoiceResponse()
+        response.say(CONNECTING)
+        # The caller id is the central number and the operator's number is only in
+        # TwiML sent to Twilio, so the caller never learns it.
+        dial = Dial(caller_id=self.config.twilio.number)
+        dial.number(number)
+        response.append(dial)
+        self.send_twiml(response)
+
+    def attempt(self) -> int:
+        """Which try of this call this is (from our own, signed, action URL)."""
+        try:
+            return max(int(self.get_query_argument("attempt", "1")), 1)
+        except ValueError:
+            return 1
+
+    def try_again(self, reason: str, attempt: int) -> None:
+        response = VoiceResponse()
+        if attempt >= MAX_TRIES_PER_CALL:
+            response.say(f"{reason} {TOO_MANY_TRIES}")
+            response.hangup()
+        else:
+            response.say(reason)
+            self.ask_for_code(response, attempt + 1)
+        self.send_twiml(response)
+
+    async def audit(self, session_id: str, operator_id: str, caller: str) -> None:
+        """Record the call; a store outage must not drop a caller who had the right code."""
+        operator = self.livehelp.operators.get(operator_id)
+        entry = AuditEntry(
+            actor_id=operator_id, actor_email=operator.user.email if operator else "",
+            action="phone call", session_id=session_id,
+            detail=f"call {self.field('CallSid')} from {caller or 'an unknown number'}",
+        )
+        try:
+            await self.livehelp.store.add_audit(entry)
+        except StoreError:
+            log.exception("could not record the phone call in the audit log")
+
+
+routes = [
+    (r"voice", IncomingCallHandler),
+    (r"voice/code", CodeHandler),
+]
