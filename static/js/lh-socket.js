@@ -89,14 +89,22 @@ export class LiveSocket {
 }
 
 let clientCounter = 0;
+let clientPrefix = null;
 
-/** A client message id unique for this page: random prefix per page load + counter. */
+/** Use `prefix` for client ids from now on (a page that must recognise its own messages). */
+export function setClientIdPrefix(prefix) {
+  clientPrefix = prefix;
+}
+
+export function clientIdPrefix() {
+  if (!clientPrefix) clientPrefix = `c-${Math.random().toString(36).slice(2, 10)}`;
+  return clientPrefix;
+}
+
+/** A client message id unique for this sender: prefix + time + counter. */
 export function newClientId() {
-  if (!newClientId.prefix) {
-    newClientId.prefix = Math.random().toString(36).slice(2, 10);
-  }
   clientCounter += 1;
-  return `c-${newClientId.prefix}-${clientCounter}`;
+  return `${clientIdPrefix()}-${Date.now().toString(36)}-${clientCounter}`;
 }
 
 /** Messages of one conversation: stored ones by seq, plus unacknowledged ones. */

@@ -71,7 +71,7 @@ class Monitor {
     }
   }
 
-  /** History of conversations we have not asked about yet (entries that appeared later). */
+  /** History of conversations that appeared after the last snapshot (e.g. peerhelp joins). */
   askForNew() {
     const fresh = {};
     for (const entry of this.entries.values()) {
@@ -113,7 +113,9 @@ class Monitor {
     for (const key of [...this.entries.keys()]) {
       if (!keys.has(key)) this.removeEntry(key);
     }
-    this.askForNew();
+    // The server follows every snapshot answering `hello` (and the one on open
+    // precedes our `hello`) with the history of all listed conversations.
+    for (const entry of this.entries.values()) this.asked.add(entry.data.conversation);
   }
 
   on_session(message) {
