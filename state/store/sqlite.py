@@ -45,10 +45,8 @@ CREATE TABLE IF NOT EXISTS users (
     email TEXT NOT NULL,
     email_lower TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
-    first_name TEXT NOT NULL,
-    last_name TEXT NOT NULL,
-    privileges TEXT NOT NULL,
-    created TEXT NOT NULL
+    first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+    privileges TEXT NOT NULL, created TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS operator_settings (
     user_id TEXT PRIMARY KEY,
@@ -60,12 +58,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
     interview TEXT NOT NULL,
     owner_id TEXT,
-    answers TEXT NOT NULL,
-    progress TEXT NOT NULL,
-    live_help TEXT NOT NULL,
-    blocked INTEGER NOT NULL,
-    created TEXT NOT NULL,
-    updated TEXT NOT NULL
+    answers TEXT NOT NULL, progress TEXT NOT NULL, live_help TEXT NOT NULL,
+    blocked INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated);
 CREATE TABLE IF NOT EXISTS messages (
@@ -76,9 +70,7 @@ CREATE TABLE IF NOT EXISTS messages (
     sender_role TEXT NOT NULL,
     text TEXT NOT NULL,
     client_id TEXT NOT NULL,
-    sender_email TEXT,
-    sender_first_name TEXT,
-    sender_last_name TEXT,
+    sender_email TEXT, sender_first_name TEXT, sender_last_name TEXT,
     time TEXT NOT NULL,
     PRIMARY KEY (conversation, seq)
 );
@@ -89,9 +81,7 @@ CREATE TABLE IF NOT EXISTS audit (
     actor_id TEXT NOT NULL,
     actor_email TEXT NOT NULL,
     action TEXT NOT NULL,
-    session_id TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    time TEXT NOT NULL
+    session_id TEXT NOT NULL, detail TEXT NOT NULL, time TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
 """
