@@ -1,0 +1,187 @@
+"""Interview pages: the list, showing the current screen, submitting it, restarting, sharing.
+
+The walking itself lives in `state.interview_runner`; these handlers find the
+session this browser holds, run the interview inside the live-help API context,
+save, and tell the live-help model the session changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import tornado.web
+
+from handlers.base import BaseHandler
+from state.api import current_context, load_context
+from state.interviews import Interview, InterviewRun, Page, Viewer
+from state.livehelp import client_key
+from state.store.base import AuditEntry, SessionRecord, new_id
+
+# Live help is "on" for the page (chat partials, nav icon, user socket script)
+# in these availabilities; "unavailable" leaves no trace of the feature.
+LIVE_HELP_ON = ("available", "observeonly")
+
+
+class IndexHandler(BaseHandler):
+    """GET /: the list of interviews."""
+
+    def get(self) -> None:
+        self.render_page("index.html", interviews=self.interviews.all())
+
+
+class InterviewBase(BaseHandler):
+    """What the interview handlers share: finding the interview, the session and the viewer."""
+
+    def interview_named(self, name: str) -> Interview:
+        interview = self.interviews.get(name)
+        if interview is None:
+            raise tornado.web.HTTPError(404, "There is no interview called %s.", name)
+        return interview
+
+    async def held_session(self, interview: Interview) -> SessionRecord | None:
+        """The session this browser was granted for the interview, if it still exists."""
+        session_id = self.session_grants().get(interview.name)
+        if not isinstance(session_id, str) or not session_id:
+            return None
+        record = await self.store.get_session(session_id)
+        if record is None or record.interview != interview.name:
+            return None
+        return record
+
+    def new_record(self, interview: Interview) -> SessionRecord:
+        owner = self.current_user.id if self.current_user else None
+        return SessionRecord(id=new_id(), interview=interview.name, owner_id=owner)
+
+    def viewer(self, record: SessionRecord) -> Viewer:
+        user = self.current_user
+        return Viewer(
+            participant=self.participant_key,
+            is_operator=bool(user and user.is_operator),
+            is_owner=bool(user and record.owner_id == user.id),
+        )
+
+    @contextlib.asynccontextmanager
+    async def api_context(self, record: SessionRecord) -> AsyncIterator[None]:
+        """Let code blocks and templates of this run call the live-help API on `record`."""
+        context = await load_context(record, self.livehelp, self.participant_key)
+        token = current_context.set(context)
+        try:
+            yield
+        finally:
+            current_context.reset(token)
+
+    async def save(self, record: SessionRecord, interview: Interview) -> None:
+        """Store first; only a stored change reaches the live-help model (never half-written)."""
+        await self.store.save_session(record)
+        self.livehelp.session_changed(record, interview.title)
+        self.livehelp.client_seen(client_key(record.id, self.participant_key))
+
+    def show(self, interview: Interview, record: SessionRecord, page: Page,
+             interview_help: object) -> None:
+        availability = record.live_help.get("availability", "unavailable")
+        share_url = None
+        if interview.multi_user:
+            share_url = self.public_base_url() + self.url(f"share/{record.id}")
+        self.render_page(
+            "interview.html",
+            interview=interview, page=page, session_id=record.id,
+            availability=availability, live_help_on=availability in LIVE_HELP_ON,
+            interview_help=interview_help, share_url=share_url,
+        )
+
+
+class InterviewHandler(InterviewBase):
+    """GET shows the current screen (starting a session if needed); POST submits it."""
+
+    async def get(self, name: str) -> None:
+        interview = self.interview_named(name)
+        record = await self.held_session(interview)
+        is_new = record is None
+        if record is None:
+            record = self.new_record(interview)
+        run = InterviewRun(interview, record, self.viewer(record))
+        async with self.api_context(record):
+            page = run.page()
+            interview_help = run.render(interview.help, paragraphs=True)
+        # Saved on every view: code blocks may have changed answers or live-help
+        # settings, and `updated` tells the Monitor the session is active.
+        await self.save(record, interview)
+        if is_new:
+            self.grant_session(interview.name, record.id)
+        self.show(interview, record, page, interview_help)
+
+    async def post(self, name: str) -> None:
+        interview = self.interview_named(name)
+        record = await self.held_session(interview)
+        if record is None:
+            # No session (expired cookie, deleted session): start one rather than fail.
+            self.redirect(self.url(f"interview/{interview.name}"), status=303)
+            return
+        run = InterviewRun(interview, record, self.viewer(record))
+        async with self.api_context(record):
+            outcome = run.submit(self.form_values())
+            interview_help = run.render(interview.help, paragraphs=True)
+        if outcome.page is not None:
+            self.set_status(422)
+            self.show(interview, record, outcome.page, interview_help)
+            return
+        if outcome.accepted:
+            await self.save(record, interview)
+        # Post/redirect/get: reloading the next page never re-submits the form.
+        self.redirect(self.url(f"interview/{interview.name}"), status=303)
+
+    def form_values(self) -> dict[str, list[str]]:
+        """The posted fields, undecoded bytes made text; values are not stripped here
+        because passwords keep their spaces."""
+        return {name: [v.decode("utf-8", errors="replace") for v in values]
+                for name, values in self.request.body_arguments.items()}
+
+
+class RestartHandler(InterviewBase):
+    """POST: leave the current session and start a new one of the same interview."""
+
+    async def post(self, name: str) -> None:
+        interview = self.interview_named(name)
+        record = self.new_record(interview)
+        async with self.api_context(record):
+            InterviewRun(interview, record, self.viewer(record)).current_screen()
+        await self.save(record, interview)
+        self.grant_session(interview.name, record.id)
+        self.redirect(self.url(f"interview/{interview.name}"), status=303)
+
+
+class ShareHandler(InterviewBase):
+    """GET share/<session id>: join a multi-user session (operators may join any session)."""
+
+    async def get(self, session_id: str) -> None:
+        record = await self.store.get_session(session_id)
+        interview = self.interviews.get(record.interview) if record else None
+        if record is None or interview is None:
+            raise tornado.web.HTTPError(404, "This share link does not lead to a session.")
+        user = self.current_user
+        is_operator = bool(user and user.is_operator)
+        if not interview.multi_user and not is_operator:
+            raise tornado.web.HTTPError(403, "This interview cannot be shared.")
+        if is_operator and user is not None and record.owner_id != user.id:
+            await self.store.add_audit(AuditEntry(
+                actor_id=user.id, actor_email=user.email, action="join", session_id=record.id,
+                detail=interview.name))
+        self.grant_session(interview.name, record.id)
+        self.redirect(self.url(f"interview/{interview.name}"))
+
+
+class NotFoundHandler(BaseHandler):
+    """Every URL no route matches: the 404 page."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise tornado.web.HTTPError(404, "There is no page at this address.")
+
+
+routes = [
+    ("", IndexHandler),
+    (r"interview/([A-Za-z0-9_-]+)", InterviewHandler),
+    (r"interview/([A-Za-z0-9_-]+)/restart", RestartHandler),
+    (r"share/([A-Za-z0-9_-]+)", ShareHandler),
+]
