@@ -39,6 +39,7 @@ NOT_VALID = "That code is not valid."
 NO_INPUT_GOODBYE = "We did not receive a code. Goodbye."
 TOO_MANY_TRIES = "Too many attempts. Goodbye."
 CALLER_REFUSED = "Too many wrong codes were entered from this phone. Please try again later."
+OPERATOR_UNREACHABLE = "The operator cannot take calls right now. Please try again later."
 CONNECTING = "Connecting you to the operator now."
 
 
@@ -140,12 +141,18 @@ class CodeHandler(VoiceHandler):
             self.try_again(NOT_DIGITS, attempt)
             return
         access = self.codes.use(digits)
-        number = self.codes.operator_number(access) if access else None
-        if access is None or number is None:
+        if access is None:
             if self.codes.limiter.record_failure(caller):
                 self.refuse_caller()
                 return
             self.try_again(NOT_VALID, attempt)
+            return
+        number = self.codes.operator_number(access)
+        if number is None:  # the operator cleared their phone after switching forwarding on
+            response = VoiceResponse()
+            response.say(OPERATOR_UNREACHABLE)
+            response.hangup()
+            self.send_twiml(response)
             return
         await self.audit(access.session_id, access.operator_id, caller)
         response = VoiceResponse()

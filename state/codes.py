@@ -190,6 +190,15 @@ class AccessCodes:
         self.livehelp.publish_session(access.session_id)
         return True
 
+    def disable_operator(self, operator_id: str) -> int:
+        """Withdraw every code of one operator (e.g. they cleared their phone); how many."""
+        mine = [a for a in self._by_code.values() if a.operator_id == operator_id]
+        for access in mine:
+            self._remove(access)
+        for session_id in sorted({a.session_id for a in mine}):
+            self.livehelp.publish_session(session_id)
+        return len(mine)
+
     def for_client(self, client_key: str) -> AccessCode | None:
         """The client's live code, if forwarding is on (and the session not blocked since)."""
         access = self._by_client.get(client_key)
@@ -221,9 +230,12 @@ class AccessCodes:
         return access
 
     def operator_number(self, access: AccessCode) -> str | None:
-        """Where to dial: the operator's current number, else the one at creation."""
+        """Where to dial: the operator's current number (None if they cleared it),
+        or the number at creation when the operator is no longer known to the model."""
         operator = self.livehelp.operators.get(access.operator_id)
-        return (operator.settings.phone if operator else "") or access.operator_phone
+        if operator is None:
+            return access.operator_phone
+        return operator.settings.phone or None
 
     # ------------------------------------------------------------------ periodic job
     def expire_codes(self) -> None:

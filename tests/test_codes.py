@@ -272,6 +272,22 @@ async def test_operator_number_follows_a_changed_phone(world):
     assert world.codes.operator_number(access) == "+442071838750"
 
 
+async def test_operator_number_is_none_once_the_operator_cleared_it(world):
+    client, operator = world.add_client(), await world.add_operator()
+    access = world.codes.enable(client.key, operator.id)
+    world.livehelp.operators[operator.id].settings.phone = ""
+    assert world.codes.operator_number(access) is None
+
+
+async def test_disable_operator_withdraws_only_that_operators_codes(world):
+    first, second = await world.add_operator(), await world.add_operator()
+    mine = world.codes.enable(world.add_client().key, first.id)
+    theirs = world.codes.enable(world.add_client().key, second.id)
+    assert world.codes.disable_operator(first.id) == 1
+    assert world.codes.use(mine.code) is None
+    assert world.codes.use(theirs.code) is theirs
+
+
 def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
     clock = Clock()
     limiter = CallerLimiter(clock=clock)

@@ -119,6 +119,15 @@ async def test_a_used_code_dies_and_the_monitor_shows_call_connected(live_server
     assert livehelp.entry(client)["phone"]["call_connected"] is True
 
 
+async def test_a_code_whose_operator_cleared_the_phone_hangs_up_politely(live_server):
+    access = await forwarding(live_server)
+    live_server.services.livehelp.operators[access.operator_id].settings.phone = ""
+    root = twiml(await post(live_server.url("voice/code?attempt=1"), call(access.code)))
+    assert verbs(root) == ["Say", "Hangup"]
+    assert "cannot take calls" in root.find("Say").text
+    assert live_server.services.codes.limiter.failures(CALLER) == 0
+
+
 async def test_a_placed_call_is_audited(live_server):
     access = await forwarding(live_server)
     await post(live_server.url("voice/code?attempt=1"), call(access.code, call_sid="CA77"))
