@@ -93,12 +93,21 @@ def make_services(config: Config, store: Store | None = None) -> Services:
 
 def make_app(services: Services) -> tornado.web.Application:
     """Join every handler module's routes under the url root and build the application."""
-    from handlers import admin, auth, interview, monitor, monitor_socket, user_socket, voice
+    from handlers import (
+        admin,
+        auth,
+        interview,
+        metrics,
+        monitor,
+        monitor_socket,
+        user_socket,
+        voice,
+    )
 
     config = services.config
     root = config.url_root
     routes = []
-    for module in (auth, admin, interview, monitor, monitor_socket, user_socket, voice):
+    for module in (auth, admin, interview, metrics, monitor, monitor_socket, user_socket, voice):
         for pattern, handler, *rest in module.routes:
             routes.append((root + pattern.lstrip("/"), handler, *rest))
     jinja = jinja2.Environment(
