@@ -1,0 +1,194 @@
+"""The interview pages over HTTP against a running server (tests/conftest.py `live_server`)."""
+
+from __future__ import annotations
+
+import html
+import re
+from http.cookies import SimpleCookie
+
+import tornado.httpclient
+
+from state.store.base import SessionRecord
+
+XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
+
+
+class Browser:
+    """Keeps cookies between requests like a browser, and posts forms with their XSRF token."""
+
+    def __init__(self, live_server, cookies: dict[str, str] | None = None) -> None:
+        self.server = live_server
+        self.cookies: dict[str, str] = dict(cookies or {})
+        self.xsrf = ""
+
+    @property
+    def cookie_header(self) -> str:
+        return "; ".join(f"{name}={value}" for name, value in self.cookies.items())
+
+    def _keep(self, response: tornado.httpclient.HTTPResponse) -> None:
+        for header in response.headers.get_list("Set-Cookie"):
+            for name, morsel in SimpleCookie(header).items():
+                self.cookies[name] = morsel.value
+        found = XSRF_INPUT.search(response.body.decode())
+        if found:
+            self.xsrf = html.unescape(found.group(1))
+
+    async def get(self, path: str) -> tornado.httpclient.HTTPResponse:
+        response = await self.server.fetch(path, cookie=self.cookie_header)
+        self._keep(response)
+        return response
+
+    async def post(self, path: str, form: dict, xsrf: bool = True) -> tornado.httpclient.HTTPResponse:
+        body = {"_xsrf": self.xsrf, **form} if xsrf else form
+        response = await self.server.fetch(path, method="POST", body=body,
+                                           cookie=self.cookie_header)
+        self._keep(response)
+        return response
+
+    async def follow(self, response: tornado.httpclient.HTTPResponse):
+        """GET the page a redirect points to."""
+        assert response.code in (302, 303), response.code
+        location = response.headers["Location"]
+        return await self.get(location.removeprefix(self.server.root))
+
+
+def text(response: tornado.httpclient.HTTPResponse) -> str:
+    return response.body.decode()
+
+
+def session_id(response: tornado.httpclient.HTTPResponse) -> str:
+    return re.search(r'data-session="([^"]+)"', text(response)).group(1)
+
+
+async def test_index_lists_the_demo_interviews(live_server) -> None:
+    response = await live_server.fetch("")
+    assert response.code == 200
+    for title in ("Family support questionnaire", "Live chat status",
+                  "Fruit, vegetable and fungus", "Plan a meeting together"):
+        assert html.escape(title) in text(response)
+    assert 'href="/interview/fruit"' in text(response)
+
+
+async def test_unknown_interview_is_a_404_page(live_server) -> None:
+    response = await live_server.fetch("interview/no-such-thing")
+    assert response.code == 404
+    assert "Not found" in text(response) and "no-such-thing" in text(response)
+
+
+async def test_unknown_path_is_a_404_page(live_server) -> None:
+    response = await live_server.fetch("nowhere/at/all")
+    assert response.code == 404 and "Not found" in text(response)
+
+
+async def test_start_submit_and_reload_shows_the_same_screen(live_server) -> None:
+    browser = Browser(live_server)
+    first = await browser.get("interview/fruit")
+    assert first.code == 200 and "Your favourite foods" in text(first)
+    moved = await browser.post("interview/fruit", {"_screen": "welcome", "_action": "continue"})
+    page = await browser.follow(moved)
+    assert "What is your favorite fruit?" in text(page)
+    again = await browser.get("interview/fruit")
+    assert "What is your favorite fruit?" in text(again)
+    assert session_id(again) == session_id(first)
+
+
+async def test_answers_are_saved_in_the_store(live_server) -> None:
+    browser = Browser(live_server)
+    sid = session_id(await browser.get("interview/fruit"))
+    await browser.post("interview/fruit", {"_screen": "welcome"})
+    await browser.post("interview/fruit", {"_screen": "fruit", "fruit": "Mango"})
+    record = await live_server.services.store.get_session(sid)
+    assert record.answers["fruit"] == "Mango"
+    assert record.live_help["availability"] == "available"
+    assert "fruit" in record.progress["done"]
+
+
+async def test_missing_required_field_shows_the_error_and_keeps_typed_values(live_server) -> None:
+    browser = Browser(live_server)
+    await browser.get("interview/peer")
+    await browser.post("interview/peer", {"_screen": "welcome"})
+    response = await browser.post("interview/peer", {
+        "_screen": "meeting", "topic": "Budget <2027>", "meeting_date": "", "people": "4"})
+    assert response.code == 422
+    page = text(response)
+    assert "What is the meeting about?" in page
+    assert 'id="error-meeting_date"' in page and 'aria-describedby="error-meeting_date"' in page
+    assert 'value="Budget &lt;2027&gt;"' in page and 'value="4"' in page
+
+
+async def test_post_without_xsrf_is_refused(live_server) -> None:
+    browser = Browser(live_server)
+    await browser.get("interview/fruit")
+    response = await browser.post("interview/fruit", {"_screen": "welcome"}, xsrf=False)
+    assert response.code == 403
+
+
+async def test_share_link_grants_the_session_to_another_browser(live_server) -> None:
+    owner = Browser(live_server)
+    sid = session_id(await owner.get("interview/peer"))
+    assert f"share/{sid}" in text(await owner.get("interview/peer"))
+    guest = Browser(live_server)
+    joined = await guest.get(f"share/{sid}")
+    assert joined.code == 302
+    page = await guest.follow(joined)
+    assert session_id(page) == sid
+
+
+async def test_share_link_of_unknown_session_is_404(live_server) -> None:
+    response = await live_server.fetch("share/not-a-session")
+    assert response.code == 404
+
+
+async def test_share_link_of_single_user_interview_is_for_operators_only(live_server) -> None:
+    sid = session_id(await Browser(live_server).get("interview/fruit"))
+    assert (await Browser(live_server).get(f"share/{sid}")).code == 403
+    operator = await live_server.add_user("op@example.com", ("advocate",))
+    joined = await live_server.fetch(f"share/{sid}", cookie=live_server.user_cookie(operator))
+    assert joined.code == 302
+
+
+async def test_operator_joining_sees_the_back_door_screen(live_server) -> None:
+    user = Browser(live_server)
+    sid = session_id(await user.get("interview/fruit"))
+    await user.post("interview/fruit", {"_screen": "welcome"})
+    await user.post("interview/fruit", {"_screen": "fruit", "fruit": "Fig <3"})
+    operator_account = await live_server.add_user("op@example.com", ("advocate",))
+    operator = Browser(live_server, {"lh_user": live_server.user_cookie(operator_account)
+                                     .split("=", 1)[1]})
+    page = await operator.follow(await operator.get(f"share/{sid}"))
+    assert "Summary of the user&#39;s answers so far" in text(page)
+    assert "The favorite fruit was Fig &lt;3." in text(page)
+    assert ">Refresh</button>" in text(page)
+
+
+async def test_tampered_session_cookie_starts_a_new_session(live_server) -> None:
+    browser = Browser(live_server)
+    sid = session_id(await browser.get("interview/fruit"))
+    browser.cookies["lh_sessions"] = browser.cookies["lh_sessions"][:-3] + "abc"
+    other = session_id(await browser.get("interview/fruit"))
+    assert other != sid
+
+
+async def test_restart_starts_a_new_session(live_server) -> None:
+    browser = Browser(live_server)
+    sid = session_id(await browser.get("interview/fruit"))
+    await browser.post("interview/fruit", {"_screen": "welcome"})
+    page = await browser.follow(await browser.post("interview/fruit/restart", {}))
+    assert session_id(page) != sid and "Your favourite foods" in text(page)
+
+
+async def test_signed_in_interviewee_owns_the_session(live_server) -> None:
+    account = await live_server.add_user("ann@example.com")
+    response = await live_server.fetch("interview/fruit", cookie=live_server.user_cookie(account))
+    record: SessionRecord = await live_server.services.store.get_session(session_id(response))
+    assert record.owner_id == account.id
+
+
+async def test_live_help_partials_only_when_live_help_is_on(live_server) -> None:
+    browser = Browser(live_server)
+    first = text(await browser.get("interview/chat_example"))
+    assert 'data-live-help="unavailable"' in first and 'id="lh-chat"' not in first
+    page = await browser.follow(await browser.post(
+        "interview/chat_example", {"_screen": "consent", "consent": "yes"}))
+    assert 'data-live-help="available"' in text(page)
+    assert 'id="help-panel"' in text(page) and 'id="lh-chat"' in text(page)
