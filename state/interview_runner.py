@@ -207,7 +207,8 @@ class InterviewRun:
         fields = [FieldView(f, typed[f.name] if f.name in typed else
                             as_typed(f, self.answers.get(f.name)), errors.get(f.name))
                   for f in screen.fields]
-        rows = [self._review_row(r.label, r.name, r.text, r.screen) for r in screen.review]
+        rows = [self._review_row(r.label, r.name, r.text, r.screen) for r in screen.review
+                if self._asked(r.name, r.screen)]
         return Page(
             screen=screen,
             question=self.render(screen.question),
@@ -216,6 +217,11 @@ class InterviewRun:
             fields=fields, review=rows,
             buttons=[] if screen.final else [("continue", screen.continue_label)],
         )
+
+    def _asked(self, name: str, screen_id: str | None) -> bool:
+        """Whether a review row belongs: not when its screen's condition rules it out."""
+        screen = self.interview.screens.get(screen_id or "") or self.interview.screen_asking(name)
+        return screen is None or self._applies(screen.condition, screen.id)
 
     def _review_row(self, label: str, name: str, text: str | None,
                     screen_id: str | None) -> ReviewRow:

@@ -333,3 +333,14 @@ def test_api_outside_an_interview_raises() -> None:
 
     with pytest.raises(InterviewContextError):
         set_live_help_status(availability="available", partner_roles="advocate")
+
+
+def test_review_leaves_out_screens_whose_condition_is_false(library, livehelp) -> None:
+    session = Session(library, livehelp, "chat_example")
+    session.submit(consent="no")
+    session.submit(support_types=["Spousal Support"])
+    session.submit(first_name="Ann", birth_date="1990-01-02")
+    session.submit(situation="")
+    session.submit(password="pass phrase")
+    labels = [row.label for row in session.page().review]
+    assert "Number of children" not in labels and "First name" in labels
