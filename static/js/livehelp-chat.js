@@ -243,4 +243,5 @@ class UserChat {
   }
 }
 
-if (sessionId) new UserChat();
+// Exposed for other scripts on the page and for tests.
+if (sessionId) window.livehelpUserChat = new UserChat();

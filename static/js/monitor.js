@@ -39,6 +39,7 @@ class Monitor {
       send: (message) => this.send(message),
       entry: (key) => this.entries.get(key),
       me: this.me,
+      socket: this.socket,
     };
     this.socket.connect();
   }

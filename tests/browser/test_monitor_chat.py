@@ -1,0 +1,221 @@
+"""The help-mode chat end to end in real browsers: one operator on the Monitor,
+interviewees in their own browser contexts (PRODUCT.md M3–M8, M12, C4–C10, I2)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from tests.browser.conftest import sign_in
+
+SCREENS = Path("test-results")
+INTERVIEW = "chat_example"  # consent first, then help mode for "advocate" and "family law"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+async def open_operator(new_context, live_server, email="op@example.com", first_name="Olga",
+                        viewport=None) -> Page:
+    """An operator signed in through the real form, on the Monitor."""
+    await live_server.add_user(email, ("advocate",), first_name=first_name)
+    context = await new_context(viewport=viewport or {"width": 1280, "height": 900})
+    page = await context.new_page()
+    await sign_in(page, live_server, email)
+    await page.goto(live_server.url("monitor"))
+    await expect(page.locator("#status-toggle")).to_be_enabled()
+    return page
+
+
+async def go_available(page: Page, role: str = "advocate") -> None:
+    await page.get_by_role("checkbox", name=role).check()
+    await page.get_by_role("button", name="Not available for chat").click()
+    await expect(page.get_by_role("button", name="Available for chat")).to_be_visible()
+
+
+async def open_interviewee(new_context, live_server, viewport=None) -> Page:
+    """A fresh browser that agrees to monitoring, so live help is on."""
+    context = await new_context(viewport=viewport or {"width": 1000, "height": 800})
+    page = await context.new_page()
+    await page.goto(live_server.url(f"interview/{INTERVIEW}"))
+    await page.get_by_label("Yes").check()
+    await page.get_by_role("button", name="Continue").click()
+    await expect(page.locator("#lh-chat-icon")).to_be_visible()
+    return page
+
+
+async def activate(user: Page) -> None:
+    await user.locator("#lh-chat-icon").click()
+    await user.get_by_role("button", name="Activate chat").click()
+    await expect(user.locator("#lh-input")).to_be_enabled()
+
+
+async def user_says(user: Page, text: str) -> None:
+    await user.locator("#lh-input").fill(text)
+    await user.get_by_role("button", name="Send").click()
+
+
+def entries(monitor: Page):
+    return monitor.locator("#sessions > li.entry")
+
+
+async def test_help_mode_conversation_both_ways(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    icon = user.locator("#lh-chat-icon")
+    await expect(icon).to_have_attribute("aria-label", "Live chat: no one available")
+
+    await go_available(monitor)
+    await expect(icon).to_have_attribute("aria-label", "Live chat: operator available", timeout=2000)
+    await expect(icon).to_have_attribute("data-state", "on")
+
+    await icon.click()
+    await expect(user.locator("#lh-input")).to_be_disabled()
+    await expect(user.locator("#lh-partners")).to_have_text("1 operator standing by.")
+    await activate(user)
+
+    entry = entries(monitor).first
+    await expect(entry.locator(".indicator")).to_have_text("on")
+    await expect(entry).to_have_class(re.compile(r"\bhighlight\b"))
+
+    await user_says(user, "Hello, I need help with child support")
+    await expect(entry.locator(".chat-message.theirs .chat-text")).to_have_text(
+        "Hello, I need help with child support")
+    await expect(entry.locator(".badge-new")).to_have_text("New message")
+    await expect(monitor).to_have_title(re.compile(r"^\(\d+\) Monitor"))
+
+    box = entry.get_by_label("Message to the user")
+    await box.click()
+    await expect(entry).not_to_have_class(re.compile(r"\bhighlight\b"))
+    await expect(monitor).to_have_title("Monitor")
+    await box.fill("Happy to help. What is your question?")
+    await box.press("Enter")
+    await expect(entry.locator(".chat-message.mine .chat-state")).to_have_count(0)
+
+    reply = user.locator("#lh-messages .chat-message.theirs")
+    await expect(reply.locator(".chat-text")).to_have_text("Happy to help. What is your question?")
+    await expect(reply.locator(".chat-name")).to_have_text("Olga")
+    await expect(user.locator("#lh-messages .chat-message.mine .chat-text")).to_have_text(
+        "Hello, I need help with child support")
+
+
+async def test_chat_text_is_never_markup(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    await go_available(monitor)  # roles to pick come from active sessions
+    dialogs: list[str] = []
+    for page in (monitor, user):
+        page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+    await activate(user)
+    await user_says(user, XSS)
+    entry = entries(monitor).first
+    await expect(entry.locator(".chat-message .chat-text")).to_have_text(XSS)
+    await entry.get_by_label("Message to the user").fill(XSS + " back")
+    await entry.get_by_label("Message to the user").press("Enter")
+    await expect(user.locator("#lh-messages .chat-text").nth(1)).to_have_text(XSS + " back")
+    assert await monitor.locator("#sessions img").count() == 0
+    assert await user.locator("#lh-messages img").count() == 0
+    await user.wait_for_timeout(300)
+    assert dialogs == []
+
+
+async def test_operator_going_unavailable_keeps_the_chat(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    await go_available(monitor)  # roles to pick come from active sessions
+    await activate(user)
+    await monitor.get_by_role("button", name="Available for chat").click()
+    await expect(monitor.get_by_role("button", name="Not available for chat")).to_be_visible()
+    icon = user.locator("#lh-chat-icon")
+    await expect(icon).to_have_attribute("aria-label", "Live chat: no one available")
+    await expect(user.locator("#lh-input")).to_be_enabled()
+    await user_says(user, "Are you still there?")
+    entry = entries(monitor).first
+    await expect(entry.locator(".chat-text")).to_have_text("Are you still there?")
+    await entry.get_by_label("Message to the user").fill("Yes, still here.")
+    await entry.get_by_label("Message to the user").press("Enter")
+    await expect(user.locator("#lh-messages .theirs .chat-text")).to_have_text("Yes, still here.")
+
+
+async def test_block_ends_chat_and_unblock_restores(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    await go_available(monitor)  # roles to pick come from active sessions
+    await activate(user)
+    entry = entries(monitor).first
+    await entry.get_by_role("button", name="Block").click()
+    await expect(entry.locator(".badge-blocked")).to_be_visible()
+    await expect(entry.locator(".indicator")).to_have_text("off")
+    await expect(user.locator("#lh-input")).to_be_disabled()
+    await expect(user.get_by_role("button", name="Activate chat")).to_be_disabled()
+    await expect(user.locator("#lh-partners")).to_contain_text("blocked")
+
+    await entry.get_by_role("button", name="Unblock").click()
+    await expect(entry.locator(".badge-blocked")).to_be_hidden()
+    await expect(user.get_by_role("button", name="Activate chat")).to_be_enabled()
+    await activate(user)
+    await expect(entry.locator(".indicator")).to_have_text("on")
+
+
+async def test_closed_tab_shows_offline(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    entry = entries(monitor).first
+    await expect(entry.locator(".indicator")).to_have_text("waiting")
+    await user.close()
+    await expect(entry.locator(".indicator")).to_have_text("offline", timeout=5000)
+
+
+async def test_reconnect_loses_and_doubles_nothing(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    await go_available(monitor)  # roles to pick come from active sessions
+    await activate(user)
+    await user_says(user, "first")
+    entry = entries(monitor).first
+    box = entry.get_by_label("Message to the user")
+    await expect(entry.locator(".chat-text")).to_have_text(["first"])
+
+    # Drop the user's socket; the page must notice and reconnect by itself.
+    await user.evaluate("window.livehelpUserChat.socket.ws.close()")
+    await expect(user.get_by_role("status").filter(has_text="reconnecting")).to_be_visible()
+    await box.fill("sent while you were away")
+    await box.press("Enter")
+    await expect(user.get_by_role("status").filter(has_text="reconnecting")).to_be_hidden(timeout=5000)
+    await user_says(user, "second")
+
+    # Now the Monitor's socket drops while the user talks.
+    await monitor.evaluate("window.livehelpMonitor.socket.ws.close()")
+    await user_says(user, "third")
+    await expect(monitor.locator("#connection")).to_be_hidden(timeout=5000)
+    expected = ["first", "sent while you were away", "second", "third"]
+    await expect(user.locator("#lh-messages .chat-text")).to_have_text(expected)
+    await expect(entry.locator(".chat-text")).to_have_text(expected)
+
+    await user.reload()
+    await user.locator("#lh-chat-icon").click()
+    await expect(user.locator("#lh-messages .chat-text")).to_have_text(expected)
+    await expect(user.locator("#lh-input")).to_be_enabled()
+
+
+async def test_screenshots_monitor_and_phone_help_tab(live_server, new_context) -> None:
+    SCREENS.mkdir(exist_ok=True)
+    monitor = await open_operator(new_context, live_server)
+    ann = await open_interviewee(new_context, live_server, viewport={"width": 390, "height": 844})
+    ben = await open_interviewee(new_context, live_server)
+    await go_available(monitor)
+    await monitor.get_by_role("checkbox", name="family law").check()
+    await activate(ann)
+    await user_says(ann, "Can I ask about spousal support here?")
+    await activate(ben)
+    await user_says(ben, "Hi! " + XSS)
+    first, second = entries(monitor).nth(0), entries(monitor).nth(1)
+    await expect(first.locator(".chat-text")).to_have_count(1)
+    await expect(second.locator(".chat-text")).to_have_count(1)
+    await first.get_by_label("Message to the user").fill("Yes, of course. What would you like to know?")
+    await first.get_by_label("Message to the user").press("Enter")
+    await expect(ann.locator("#lh-messages .theirs")).to_have_count(1)
+    await user_says(ann, "How is it calculated?")
+    await expect(first.locator(".chat-text")).to_have_count(3)
+    await monitor.screenshot(path=str(SCREENS / "monitor-two-conversations.png"), full_page=True)
+    await ann.screenshot(path=str(SCREENS / "help-tab-phone.png"), full_page=True)
