@@ -219,3 +219,36 @@ async def test_screenshots_monitor_and_phone_help_tab(live_server, new_context) 
     await expect(first.locator(".chat-text")).to_have_count(3)
     await monitor.screenshot(path=str(SCREENS / "monitor-two-conversations.png"), full_page=True)
     await ann.screenshot(path=str(SCREENS / "help-tab-phone.png"), full_page=True)
+
+
+async def test_phone_number_and_call_forwarding(live_server, new_context) -> None:
+    live_server.services.config.twilio.voice = True
+    live_server.services.config.twilio.number = "+12762410114"
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    entry = entries(monitor).first
+    await expect(entry.get_by_role("button", name="Forward calls")).to_be_hidden()
+
+    phone = monitor.get_by_label(re.compile("Your phone number"))
+    await phone.fill("555-1234")
+    await monitor.get_by_role("button", name="Save number").click()
+    await expect(monitor.locator("#phone-message")).to_contain_text("E.164")
+    await expect(monitor.locator("#phone-message")).to_have_class(re.compile(r"\berror\b"))
+
+    await phone.fill("+12025550143")
+    await monitor.get_by_role("button", name="Save number").click()
+    await expect(monitor.locator("#phone-message")).to_have_text("Saved.")
+    await entry.get_by_role("button", name="Forward calls").click()
+    await expect(entry.get_by_role("button", name="Call forwarding on")).to_have_attribute(
+        "aria-pressed", "true")
+
+    phone_icon = user.get_by_role("button", name="Call an operator")
+    await expect(phone_icon).to_be_visible(timeout=3000)
+    await phone_icon.click()
+    instructions = user.locator("#lh-phone")
+    await expect(instructions).to_contain_text(re.compile(r"Call \+1 276-241-0114 and enter code \d{4}"))
+    await expect(user.locator("#lh-phone-number")).to_have_attribute("href", "tel:+12762410114")
+
+    await entry.get_by_role("button", name="Call forwarding on").click()
+    await expect(phone_icon).to_be_hidden()
+    await expect(instructions).to_be_hidden()
