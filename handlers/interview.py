@@ -8,6 +8,7 @@ save, and tell the live-help model the session changed.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator
 
 import tornado.web
@@ -21,6 +22,12 @@ from state.store.base import AuditEntry, SessionRecord, new_id
 # Live help is "on" for the page (chat partials, nav icon, user socket script)
 # in these availabilities; "unavailable" leaves no trace of the feature.
 LIVE_HELP_ON = ("available", "observeonly")
+
+
+def fingerprint(record: SessionRecord) -> str:
+    """What an interview run may change, in a comparable form."""
+    return json.dumps([record.answers, record.progress, record.live_help],
+                      sort_keys=True, default=str)
 
 
 class IndexHandler(BaseHandler):
@@ -100,13 +107,19 @@ class InterviewHandler(InterviewBase):
         is_new = record is None
         if record is None:
             record = self.new_record(interview)
+        before = fingerprint(record)
         run = InterviewRun(interview, record, self.viewer(record))
         async with self.api_context(record):
             page = run.page()
             interview_help = run.render(interview.help, paragraphs=True)
-        # Saved on every view: code blocks may have changed answers or live-help
-        # settings, and `updated` tells the Monitor the session is active.
-        await self.save(record, interview)
+        # Saved when new or when code blocks changed answers or live-help settings.
+        # Not otherwise: in a shared session a view that rewrote an unchanged record
+        # could undo another person's submission made a moment earlier.
+        if is_new or fingerprint(record) != before:
+            await self.save(record, interview)
+        else:
+            self.livehelp.session_changed(record, interview.title)
+            self.livehelp.client_seen(client_key(record.id, self.participant_key))
         if is_new:
             self.grant_session(interview.name, record.id)
         self.show(interview, record, page, interview_help)

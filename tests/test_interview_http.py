@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 
 import tornado.httpclient
 
-from state.store.base import SessionRecord
+from state.store.base import SessionRecord, StoreUnavailable
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
 
@@ -192,3 +192,35 @@ async def test_live_help_partials_only_when_live_help_is_on(live_server) -> None
         "interview/chat_example", {"_screen": "consent", "consent": "yes"}))
     assert 'data-live-help="available"' in text(page)
     assert 'id="help-panel"' in text(page) and 'id="lh-chat"' in text(page)
+
+
+async def test_store_down_gives_503_and_grants_nothing(live_server, monkeypatch) -> None:
+    store = live_server.services.store
+
+    async def unavailable(record: SessionRecord) -> None:
+        raise StoreUnavailable("database went away")
+
+    monkeypatch.setattr(store, "save_session", unavailable)
+    browser = Browser(live_server)
+    response = await browser.get("interview/fruit")
+    assert response.code == 503 and "not reachable" in text(response)
+    assert "lh_sessions" not in browser.cookies
+    assert live_server.services.livehelp.sessions == {}
+
+
+async def test_failed_submission_saves_nothing(live_server, monkeypatch) -> None:
+    browser = Browser(live_server)
+    sid = session_id(await browser.get("interview/fruit"))
+    store = live_server.services.store
+
+    async def unavailable(record: SessionRecord) -> None:
+        raise StoreUnavailable("database went away")
+
+    monkeypatch.setattr(store, "save_session", unavailable)
+    response = await browser.post("interview/fruit", {"_screen": "welcome"})
+    assert response.code == 503
+    monkeypatch.undo()
+    record = await store.get_session(sid)
+    assert record.progress.get("done", []) == []
+    page = await browser.get("interview/fruit")
+    assert "Your favourite foods" in text(page)
