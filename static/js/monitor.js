@@ -139,13 +139,20 @@ class Monitor {
     for (const entry of this.entries.values()) {
       if (entry.data.conversation !== message.conversation) continue;
       if (message.session && entry.data.session !== message.session) continue;
-      if (document.activeElement === entry.input && document.hasFocus()) continue;
+      if (this.watching(entry)) continue;
       this.alerts.flag(entry.key, "New message", {
         title: `New message from ${message.name || entry.data.user_name || "a user"}`,
         body: message.text,
       });
       entry.showTyping("", false);
     }
+  }
+
+  /** The operator is typing in this entry's box and can see it: no need to flag. */
+  watching(entry) {
+    if (document.activeElement !== entry.input || !document.hasFocus()) return false;
+    const box = entry.element.getBoundingClientRect();
+    return box.bottom > 0 && box.top < window.innerHeight;
   }
 
   on_ack(message) {

@@ -29,8 +29,8 @@ async def open_operator(new_context, live_server, email="op@example.com", first_
 
 async def go_available(page: Page, role: str = "advocate") -> None:
     await page.get_by_role("checkbox", name=role).check()
-    await page.get_by_role("button", name="Not available for chat").click()
-    await expect(page.get_by_role("button", name="Available for chat")).to_be_visible()
+    await page.get_by_role("button", name="Not available for chat", exact=True).click()
+    await expect(page.get_by_role("button", name="Available for chat", exact=True)).to_be_visible()
 
 
 async def open_interviewee(new_context, live_server, viewport=None) -> Page:
@@ -124,8 +124,8 @@ async def test_operator_going_unavailable_keeps_the_chat(live_server, new_contex
     user = await open_interviewee(new_context, live_server)
     await go_available(monitor)  # roles to pick come from active sessions
     await activate(user)
-    await monitor.get_by_role("button", name="Available for chat").click()
-    await expect(monitor.get_by_role("button", name="Not available for chat")).to_be_visible()
+    await monitor.get_by_role("button", name="Available for chat", exact=True).click()
+    await expect(monitor.get_by_role("button", name="Not available for chat", exact=True)).to_be_visible()
     icon = user.locator("#lh-chat-icon")
     await expect(icon).to_have_attribute("aria-label", "Live chat: no one available")
     await expect(user.locator("#lh-input")).to_be_enabled()
@@ -252,3 +252,24 @@ async def test_phone_number_and_call_forwarding(live_server, new_context) -> Non
     await entry.get_by_role("button", name="Call forwarding on").click()
     await expect(phone_icon).to_be_hidden()
     await expect(instructions).to_be_hidden()
+
+
+async def test_off_screen_message_offers_a_jump(live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server, viewport={"width": 900, "height": 520})
+    ann = await open_interviewee(new_context, live_server)
+    ben = await open_interviewee(new_context, live_server)
+    await go_available(monitor)
+    await activate(ann)
+    await activate(ben)
+    await user_says(ann, "hello from Ann")
+    await user_says(ben, "hello from Ben")
+    await expect(entries(monitor).nth(1).locator(".chat-text")).to_have_text("hello from Ben")
+    for n in (1, 0):  # seen both; Ann's box keeps the focus
+        await entries(monitor).nth(n).get_by_label("Message to the user").click()
+    await monitor.evaluate("window.scrollTo(0, 0)")
+    await user_says(ben, "are you there?")
+    jump = monitor.get_by_role("button", name="New message below ↓")
+    await expect(jump).to_be_visible()
+    await jump.click()
+    await expect(entries(monitor).nth(1)).to_be_in_viewport()
+    await expect(jump).to_be_hidden()
