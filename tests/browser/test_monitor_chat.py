@@ -273,3 +273,24 @@ async def test_off_screen_message_offers_a_jump(live_server, new_context) -> Non
     await jump.click()
     await expect(entries(monitor).nth(1)).to_be_in_viewport()
     await expect(jump).to_be_hidden()
+
+
+async def test_peer_mode_group_chat_without_operators(live_server, new_context) -> None:
+    ann_context = await new_context()
+    ann = await ann_context.new_page()
+    await ann.goto(live_server.url("interview/peer"))
+    await ann.get_by_role("button", name="Continue").click()
+    share = await ann.locator("#share-link").input_value()
+    ben = await (await new_context()).new_page()
+    await ben.goto(share)
+    for page in (ann, ben):
+        icon = page.locator("#lh-chat-icon")
+        await expect(icon).to_have_attribute("data-state", "on")  # a message board: always on
+        await activate(page)
+    await expect(ann.locator("#lh-partners")).to_contain_text("1 other person in this session")
+    await user_says(ann, "I can do Tuesday")
+    await expect(ben.locator("#lh-messages .theirs .chat-text")).to_have_text("I can do Tuesday")
+    await user_says(ben, "Tuesday works")
+    await expect(ann.locator("#lh-messages .chat-text")).to_have_text(["I can do Tuesday", "Tuesday works"])
+    await expect(ann.locator("#lh-messages .mine .chat-text")).to_have_text("I can do Tuesday")
+    await expect(ann.locator("#lh-messages .theirs .chat-text")).to_have_text("Tuesday works")
