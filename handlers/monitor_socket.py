@@ -78,6 +78,8 @@ class MonitorSocket(LiveSocket):
                 validate_e164(phone)
             except ValueError as error:
                 raise LiveHelpError("bad_phone", f"The phone number {error}.") from None
+        else:
+            self.codes.disable_operator(self.operator_id)
         await self.livehelp.set_operator_phone(self.operator_id, phone)
 
     async def on_chat(self, message: dict) -> None:

@@ -93,7 +93,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             self.settings["hub"].unsubscribe(channel, callback)
         self._subscriptions.clear()
 
-    def send_error(self, code: str, message: str, ref: Any = None) -> None:
+    def send_refusal(self, code: str, message: str, ref: Any = None) -> None:
         self.send({"type": "error", "code": code, "message": message, "ref": ref})
 
     # dispatch ----------------------------------------------------------------
@@ -115,13 +115,13 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         except LiveHelpError as error:
             return self._refuse(error.code, error.message, ref)
         except StoreUnavailable:
-            return self.send_error("store_unavailable",
+            return self.send_refusal("store_unavailable",
                                    "The database is not reachable; nothing was saved. Retrying.", ref)
         self._bad_frames = 0
 
     def _refuse(self, code: str, text: str, ref: Any = None) -> None:
         self._bad_frames += 1
-        self.send_error(code, text, ref)
+        self.send_refusal(code, text, ref)
         if self._bad_frames >= MAX_BAD_FRAMES:
             self.close(CLOSE_POLICY_VIOLATION, "too many invalid frames")
 

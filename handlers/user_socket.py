@@ -6,6 +6,7 @@ from typing import Any
 
 import tornado.web
 
+from handlers.base import BROWSER_COOKIE
 from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
 from state.errors import LiveHelpError
 from state.livehelp import Client
@@ -25,6 +26,9 @@ class UserSocket(LiveSocket):
         record = await self.store.get_session(session_id)
         if record is None or record.live_help.get("availability") not in LISTED:
             raise tornado.web.HTTPError(403, "Live help is off for this session.")
+        if self.current_user is None and self.get_signed_cookie(BROWSER_COOKIE) is None:
+            # A socket cannot set cookies; the interview page gives the browser its id.
+            raise tornado.web.HTTPError(403, "Open the interview page before its live help.")
         self.record = record
         await super().get(session_id, *args, **kwargs)
 

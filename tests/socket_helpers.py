@@ -18,11 +18,9 @@ async def live_session(server: LiveServer, availability="available", mode="help"
 
 
 def session_cookie(server: LiveServer, record: SessionRecord, browser: str = "") -> str:
-    """Cookies of a browser that holds `record` (and, optionally, a fixed browser id)."""
-    cookies = [server.cookie_for("lh_sessions", json.dumps({record.interview: record.id}))]
-    if browser:
-        cookies.append(server.cookie_for("lh_browser", browser))
-    return "; ".join(cookies)
+    """Cookies of a browser that holds `record`, with browser id `browser` (random if empty)."""
+    return "; ".join([server.cookie_for("lh_sessions", json.dumps({record.interview: record.id})),
+                      server.cookie_for("lh_browser", browser or new_id())])
 
 
 @dataclass

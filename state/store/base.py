@@ -163,7 +163,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
-        """Sessions updated at or after `since` whose live help is not unavailable."""
+        """Sessions updated at or after `since` whose live help was enabled and is not unavailable."""
 
     # chat
     @abc.abstractmethod
