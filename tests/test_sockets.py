@@ -152,7 +152,6 @@ async def test_help_chat_without_operator_is_refused(live_server):
 
 
 async def test_oversized_frame_closes_only_that_socket(live_server):
-    live_server.services.config.max_message_bytes  # the app was built with this limit
     record = await live_session(live_server)
     other = await live_session(live_server)
     user = await interviewee(live_server, record)
