@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -96,6 +97,9 @@ class LiveHelp:
         self.sessions: dict[str, LiveSession] = {}
         self.clients: dict[str, Client] = {}
         self.operators: dict[str, Operator] = {}
+        # Listed sessions requesting each role, so requested_roles() needs no scan of
+        # every session (it runs on each connect: a scan made 10,000 connects quadratic).
+        self._role_counts: Counter[str] = Counter()
         # Extensions (observe/control, phone codes) add fields to the Monitor entry
         # and to the interviewee's state message through these.
         self.entry_decorators: list[Callable[[Client, dict], None]] = []
@@ -108,6 +112,7 @@ class LiveHelp:
         self.sessions.clear()
         self.clients.clear()
         self.operators.clear()
+        self._role_counts.clear()
 
     # ------------------------------------------------------------------ queries
     def conversation_of(self, client: Client) -> str:
@@ -203,8 +208,15 @@ class LiveHelp:
         return state
 
     def requested_roles(self) -> list[str]:
-        roles = {r for s in self.sessions.values() if s.listed for r in s.partner_roles}
-        return sorted(roles)
+        return sorted(role for role, count in self._role_counts.items() if count > 0)
+
+    def _count_roles(self, session: LiveSession, change: int) -> None:
+        """Add (+1) or remove (-1) the session's roles from the requested-roles counts."""
+        if session.listed:
+            for role in set(session.partner_roles):
+                self._role_counts[role] += change
+                if self._role_counts[role] <= 0:
+                    del self._role_counts[role]
 
     def monitor_snapshot(self, operator_id: str) -> dict:
         operator = self.operators[operator_id]
@@ -244,11 +256,13 @@ class LiveHelp:
         if session is None:
             session = self.sessions[record.id] = LiveSession(record.id, record.interview, title)
         was_roles = self.requested_roles()
+        self._count_roles(session, -1)
         session.title = title
         session.availability = record.live_help.get("availability", "unavailable")
         session.mode = record.live_help.get("mode", "help")
         session.partner_roles = list(record.live_help.get("partner_roles", []))
         session.blocked = record.blocked
+        self._count_roles(session, +1)
         if session.availability != "available":
             for key in session.clients:
                 self._end_chat(self.clients[key])
@@ -314,6 +328,7 @@ class LiveHelp:
         if session:
             session.clients.discard(client.key)
             if not session.clients:
+                self._count_roles(session, -1)
                 del self.sessions[session.id]
         self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
 
