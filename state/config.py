@@ -54,7 +54,7 @@ class Config:
     offline_check_seconds: float = 0.5
     code_check_seconds: float = 5.0
     ping_seconds: float = 10.0
-    ping_timeout_seconds: float = 20.0
+    ping_timeout_seconds: float = 10.0
     # Largest WebSocket frame accepted; a chat message is far smaller, a screen
     # snapshot with every field value fits comfortably.
     max_message_bytes: int = 64 * 1024
@@ -68,26 +68,27 @@ class Config:
         return self.sqlite_path or self.data_dir / "livehelp.sqlite3"
 
 
-def _bool(raw: dict, key: str, default: bool) -> bool:
+def _bool(raw: dict, key: str, default: bool, section: str = "") -> bool:
     value = raw.get(key, default)
     if not isinstance(value, bool):
-        raise ConfigError(key, f"must be true or false, not {value!r}")
+        raise ConfigError(section + key, f"must be true or false, not {value!r}")
     return value
 
 
-def _number(raw: dict, key: str, default: float, minimum: float = 0.0) -> float:
+def _number(raw: dict, key: str, default: float, minimum: float = 0.0,
+            section: str = "") -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
-        raise ConfigError(key, f"must be a number greater than {minimum:g}, not {value!r}")
+        raise ConfigError(section + key, f"must be a number greater than {minimum:g}, not {value!r}")
     return value
 
 
-def _text(raw: dict, key: str, default: str) -> str:
+def _text(raw: dict, key: str, default: str, section: str = "") -> str:
     value = raw.get(key, default)
     if value is None:
         return default
     if not isinstance(value, (str, int)):
-        raise ConfigError(key, f"must be text, not {value!r}")
+        raise ConfigError(section + key, f"must be text, not {value!r}")
     return str(value)
 
 
@@ -107,17 +108,24 @@ def validate_e164(number: str) -> str:
     return number
 
 
+# Prefixes naming a nested key in error messages, e.g. "twilio: number".
+TWILIO = "twilio: "
+LIVE_HELP = "live help: "
+DATABASE = "database: "
+
+
 def _twilio(raw: Any) -> TwilioConfig:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("twilio", "must be a mapping")
     twilio = TwilioConfig(
-        voice=_bool(raw, "voice", False),
-        account_sid=_text(raw, "account sid", ""),
-        auth_token=os.environ.get("LIVEHELP_TWILIO_AUTH_TOKEN") or _text(raw, "auth token", ""),
-        number=_text(raw, "number", ""),
-        code_minutes=_number(raw, "code minutes", 5.0),
+        voice=_bool(raw, "voice", False, section=TWILIO),
+        account_sid=_text(raw, "account sid", "", section=TWILIO),
+        auth_token=(os.environ.get("LIVEHELP_TWILIO_AUTH_TOKEN")
+                    or _text(raw, "auth token", "", section=TWILIO)),
+        number=_text(raw, "number", "", section=TWILIO),
+        code_minutes=_number(raw, "code minutes", 5.0, section=TWILIO),
     )
     if twilio.voice:
         if not twilio.number:
@@ -158,17 +166,18 @@ def config_from_dict(raw: dict | None) -> Config:
         raise ConfigError("url root", "must start with /")
     url_root = url_root.rstrip("/") + "/"
 
-    database = raw.get("database") or {}
+    database = {} if raw.get("database") is None else raw["database"]
     if not isinstance(database, dict):
         raise ConfigError("database", "must be a mapping")
-    mongodb_uri = os.environ.get("LIVEHELP_MONGODB_URI") or _text(database, "mongodb uri", "")
-    kind = _text(database, "type", "mongodb" if mongodb_uri else "sqlite")
+    mongodb_uri = (os.environ.get("LIVEHELP_MONGODB_URI")
+                   or _text(database, "mongodb uri", "", section=DATABASE))
+    kind = _text(database, "type", "mongodb" if mongodb_uri else "sqlite", section=DATABASE)
     if kind not in ("sqlite", "mongodb"):
         raise ConfigError("database: type", "must be sqlite or mongodb")
     if kind == "mongodb" and not mongodb_uri:
         raise ConfigError("database: mongodb uri", "is required for type mongodb")
 
-    live = raw.get("live help") or {}
+    live = {} if raw.get("live help") is None else raw["live help"]
     if not isinstance(live, dict):
         raise ConfigError("live help", "must be a mapping")
     for key in live:
@@ -178,7 +187,7 @@ def config_from_dict(raw: dict | None) -> Config:
     port = raw.get("port", 8080)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ConfigError("port", f"must be a port number, not {port!r}")
-    sqlite_path = _text(database, "path", "")
+    sqlite_path = _text(database, "path", "", section=DATABASE)
     return Config(
         host=_text(raw, "host", "127.0.0.1"),
         port=port,
@@ -188,17 +197,17 @@ def config_from_dict(raw: dict | None) -> Config:
         database=kind,
         sqlite_path=Path(sqlite_path) if sqlite_path else None,
         mongodb_uri=mongodb_uri,
-        mongodb_name=_text(database, "name", "livehelp"),
+        mongodb_name=_text(database, "name", "livehelp", section=DATABASE),
         twilio=_twilio(raw.get("twilio")),
         allow_registration=_bool(raw, "allow registration", False),
-        offline_seconds=_number(live, "offline seconds", 1.0),
-        offline_check_seconds=_number(live, "offline check seconds", 0.5),
-        code_check_seconds=_number(live, "code check seconds", 5.0),
-        ping_seconds=_number(live, "ping seconds", 10.0),
-        ping_timeout_seconds=_number(live, "ping timeout seconds", 20.0),
-        max_message_bytes=int(_number(live, "max message bytes", 64 * 1024, 1024)),
-        max_chat_chars=int(_number(live, "max chat characters", 4000)),
-        notify_user_when_observed=_bool(live, "notify user when observed", True),
+        offline_seconds=_number(live, "offline seconds", 1.0, section=LIVE_HELP),
+        offline_check_seconds=_number(live, "offline check seconds", 0.5, section=LIVE_HELP),
+        code_check_seconds=_number(live, "code check seconds", 5.0, section=LIVE_HELP),
+        ping_seconds=_number(live, "ping seconds", 10.0, section=LIVE_HELP),
+        ping_timeout_seconds=_number(live, "ping timeout seconds", 10.0, section=LIVE_HELP),
+        max_message_bytes=int(_number(live, "max message bytes", 64 * 1024, 1024, section=LIVE_HELP)),
+        max_chat_chars=int(_number(live, "max chat characters", 4000, section=LIVE_HELP)),
+        notify_user_when_observed=_bool(live, "notify user when observed", True, section=LIVE_HELP),
         metrics_localhost_only=_bool(raw, "metrics localhost only", True),
         debug=_bool(raw, "debug", False),
     )
