@@ -227,6 +227,7 @@ async def test_phone_number_and_call_forwarding(live_server, new_context) -> Non
     monitor = await open_operator(new_context, live_server)
     user = await open_interviewee(new_context, live_server)
     entry = entries(monitor).first
+    await expect(entry.locator(".indicator")).to_have_text("waiting")
     await expect(entry.get_by_role("button", name="Forward calls")).to_be_hidden()
 
     phone = monitor.get_by_label(re.compile("Your phone number"))
