@@ -20,7 +20,7 @@ MAX_ROLE_CHARS = 100
 class MonitorSocket(LiveSocket):
     message_types = frozenset({
         "hello", "set_status", "set_roles", "set_phone", "chat", "take", "typing",
-        "block", "unblock", "phone",
+        "block", "unblock", "phone", "history",
     })
     operator_id: str | None = None
 
@@ -58,6 +58,15 @@ class MonitorSocket(LiveSocket):
             after = seq_field(last_seq.get(conversation), "last_seq")
             for event in await self.livehelp.history(conversation, after):
                 self.send(event)
+
+    async def on_history(self, message: dict) -> None:
+        """Replay one listed conversation after `after` (a new entry, a gap in seqs)."""
+        conversation = text_field(message, "conversation", 200)
+        listed = {c.key for c in self.livehelp.clients.values()} | set(self.livehelp.sessions)
+        if conversation not in listed:
+            raise LiveHelpError("unknown_conversation", "That conversation is not listed.")
+        for event in await self.livehelp.history(conversation, seq_field(message.get("after"), "after")):
+            self.send(event)
 
     async def on_set_status(self, message: dict) -> None:
         await self.livehelp.set_operator_status(self.operator_id, bool_field(message, "available"))

@@ -202,6 +202,7 @@ class LiveHelp:
             "blocked": session.blocked,
             "operator_name": operator.user.first_name or "Operator" if operator else None,
             "conversation": self.conversation_of(client),
+            "participant": client.participant,  # who "me" is among a conversation's senders
         }
         for decorate in self.state_decorators:
             decorate(client, state)

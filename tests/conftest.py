@@ -7,15 +7,16 @@ fixtures in tests/browser/conftest.py.
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import tornado.httpclient
 import tornado.httpserver
+import tornado.netutil
 import tornado.web
 import tornado.websocket
 
@@ -26,17 +27,11 @@ from state.store.base import User
 from tests.fixtures_mongo import mongo_uri  # noqa: F401  (fixture)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
-    """A default Config whose data directory is a fresh temp dir; tests may change it
-    before asking for `live_server`."""
-    return Config(data_dir=tmp_path / "data", port=free_port())
+    """A default Config whose data directory is a fresh temp dir and whose port is 0 (any
+    free one); tests may change it before asking for `live_server`."""
+    return Config(data_dir=tmp_path / "data", port=0)
 
 
 @dataclass
@@ -112,9 +107,11 @@ async def live_server(config: Config) -> AsyncIterator[LiveServer]:
     await services.start()
     app = livehelp_server.make_app(services)
     http = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
-    http.listen(config.port, "127.0.0.1")
+    # Port 0 lets the kernel pick a free port atomically (no race between parallel runs).
+    sockets = tornado.netutil.bind_sockets(config.port, "127.0.0.1")
+    http.add_sockets(sockets)
     try:
-        yield LiveServer(services, app, config.port)
+        yield LiveServer(services, app, sockets[0].getsockname()[1])
     finally:
         http.stop()
         await services.stop()

@@ -216,3 +216,29 @@ async def test_typing_reaches_the_operator(live_server):
     op = await operator(live_server)
     await user.send(type="typing", typing=True)
     assert (await op.receive("typing"))["typing"] is True
+
+
+async def test_operator_can_replay_one_conversation(live_server):
+    record = await live_session(live_server)
+    user = await interviewee(live_server, record)
+    op = await operator(live_server)
+    await user.send(type="activate")
+    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
+    for number in (1, 2):
+        await user.send(type="chat", client_id=f"u{number}", text=f"m{number}")
+        await user.receive("ack")
+    await op.send(type="history", conversation=entry["session"]["conversation"], after=1)
+    assert (await op.until("chat", lambda m: m["seq"] == 2))["text"] == "m2"
+
+
+async def test_history_of_an_unlisted_conversation_is_refused(live_server):
+    op = await operator(live_server)
+    await op.send(type="history", conversation="someone-else", after=0)
+    assert (await op.receive("error"))["code"] == "unknown_conversation"
+
+
+async def test_state_tells_the_page_who_it_is(live_server):
+    record = await live_session(live_server)
+    user = await interviewee(live_server, record, browser="ann")
+    await user.send(type="hello", last_seq=0)
+    assert (await user.receive("state"))["participant"] == "b:ann"
