@@ -102,7 +102,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             return self._refuse("binary_frame", "Frames must be JSON text, not binary.")
         try:
             message = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting ([[[[...) exhausts the decoder's stack
             return self._refuse("bad_json", "The frame is not valid JSON.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return self._refuse("bad_type", "A frame must be a JSON object with a string 'type'.")
