@@ -64,6 +64,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
     def initialize(self) -> None:
         self._bad_frames = 0
         self._subscriptions: list[tuple[str, Any]] = []
+        self._nodelay = False
 
     def check_origin(self, origin: str) -> bool:
         """Only pages served by this server (as the browser sees it) may connect."""
@@ -79,6 +80,12 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
     def send(self, message: dict) -> None:
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
+        if not self._nodelay:
+            # A chat is answered by two frames (the chat event, then the ack). With
+            # Nagle on, the second waits for the client's delayed TCP ack: 40 ms per
+            # message. Set here because every socket's first frame goes through send().
+            self.set_nodelay(True)
+            self._nodelay = True
         try:
             self.write_message(json.dumps(message))
         except tornado.websocket.WebSocketClosedError:
