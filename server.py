@@ -16,12 +16,13 @@ import jinja2
 import tornado.httpserver
 import tornado.ioloop
 import tornado.web
-from state.codes import AccessCodes
-from state.interviews import InterviewLibrary
 
 from state import accounts
+from state.cobrowse import CoBrowse
+from state.codes import AccessCodes
 from state.config import Config, ConfigError, load_config
 from state.hub import Hub
+from state.interviews import InterviewLibrary
 from state.livehelp import LiveHelp
 from state.store import make_store
 from state.store.base import Store
@@ -40,6 +41,7 @@ class Services:
     livehelp: LiveHelp
     codes: AccessCodes
     interviews: InterviewLibrary
+    cobrowse: CoBrowse
     _timers: list[tornado.ioloop.PeriodicCallback] = field(default_factory=list)
 
     def periodic_jobs(self) -> dict[str, tuple]:
@@ -88,6 +90,7 @@ def make_services(config: Config, store: Store | None = None) -> Services:
         livehelp=livehelp,
         codes=AccessCodes(livehelp, config.twilio.code_minutes),
         interviews=InterviewLibrary(HERE / "interviews"),
+        cobrowse=CoBrowse(livehelp, config),
     )
 
 
@@ -124,6 +127,7 @@ def make_app(services: Services) -> tornado.web.Application:
         livehelp=services.livehelp,
         codes=services.codes,
         interviews=services.interviews,
+        cobrowse=services.cobrowse,
         services=services,
         jinja=jinja,
         cookie_secret=cookie_secret(config.data_dir),

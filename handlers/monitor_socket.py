@@ -6,6 +6,7 @@ from typing import Any
 
 import tornado.web
 
+from handlers.cobrowse_socket import MonitorCoBrowseMixin
 from handlers.socket_base import FieldError, LiveSocket, bool_field, seq_field, text_field
 from handlers.user_socket import CLIENT_ID_CHARS
 from state.config import validate_e164
@@ -17,11 +18,11 @@ MAX_ROLES = 100
 MAX_ROLE_CHARS = 100
 
 
-class MonitorSocket(LiveSocket):
+class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
     message_types = frozenset({
         "hello", "set_status", "set_roles", "set_phone", "chat", "take", "typing",
         "block", "unblock", "phone", "history",
-    })
+    }) | MonitorCoBrowseMixin.cobrowse_types
     operator_id: str | None = None
 
     async def get(self, *args: Any, **kwargs: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import tornado.web
 
 from handlers.base import BROWSER_COOKIE
+from handlers.cobrowse_socket import UserCoBrowseMixin
 from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
 from state.errors import LiveHelpError
 from state.livehelp import Client
@@ -15,8 +16,9 @@ LISTED = ("available", "observeonly")
 CLIENT_ID_CHARS = 64
 
 
-class UserSocket(LiveSocket):
-    message_types = frozenset({"hello", "activate", "deactivate", "chat", "typing"})
+class UserSocket(UserCoBrowseMixin, LiveSocket):
+    message_types = (frozenset({"hello", "activate", "deactivate", "chat", "typing"})
+                     | UserCoBrowseMixin.cobrowse_types)
     client: Client | None = None
 
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
@@ -82,6 +84,7 @@ class UserSocket(LiveSocket):
         super().on_close()
         if self.client is not None:
             self.livehelp.client_disconnected(self.client.key)
+            self.cobrowse_closed()
 
 
 routes = [(r"ws/user/([A-Za-z0-9_-]{8,64})", UserSocket)]

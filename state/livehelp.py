@@ -104,6 +104,9 @@ class LiveHelp:
         # and to the interviewee's state message through these.
         self.entry_decorators: list[Callable[[Client, dict], None]] = []
         self.state_decorators: list[Callable[[Client, dict], None]] = []
+        # Extensions keeping per-client state of their own (co-browsing) drop it through these.
+        self.forget_hooks: list[Callable[[Client], None]] = []
+        self.unlisted_hooks: list[Callable[[LiveSession], None]] = []
 
     async def load(self) -> None:
         """Nothing to restore: browsers reconnect and register again after a restart."""
@@ -267,6 +270,9 @@ class LiveHelp:
         if session.availability != "available":
             for key in session.clients:
                 self._end_chat(self.clients[key])
+        if not session.listed:
+            for hook in self.unlisted_hooks:
+                hook(session)
         self.publish_session(record.id)
         if self.requested_roles() != was_roles:
             self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
@@ -322,6 +328,8 @@ class LiveHelp:
     def _forget(self, client: Client) -> None:
         """The one removal function: every index that mentions the client."""
         self.clients.pop(client.key, None)
+        for hook in self.forget_hooks:
+            hook(client)
         operator = self.operators.get(client.operator_id or "")
         if operator:
             operator.conversations.discard(client.key)

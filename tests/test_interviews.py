@@ -69,7 +69,8 @@ class Session:
 
 
 def test_every_demo_loads_with_a_title(library: InterviewLibrary) -> None:
-    assert library.names() == ["chat_example", "chat_partners", "fruit", "peer", "peerhelp"]
+    assert library.names() == ["chat_example", "chat_partners", "cobrowse_demo", "fruit", "peer",
+                               "peerhelp"]
     for name in library.names():
         interview = library.get(name)
         assert interview.title and interview.screens

@@ -1,0 +1,159 @@
+"""Observe and control (co-browsing) messages of the two sockets, as mixins.
+
+The interviewee's socket reports the page's screen and field changes; the
+operator's socket observes, takes control, changes fields and presses buttons.
+The rules live in `state.cobrowse.CoBrowse`; see docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.socket_base import FieldError, text_field
+from state.api import current_context, load_context
+from state.cobrowse import CoBrowse, observe_channel
+from state.errors import LiveHelpError
+from state.interview_runner import END_SCREEN, InterviewRun, InterviewRuntimeError, Viewer
+from state.screen_view import ScreenView, describe_page
+from state.store.base import new_id
+
+# Field names are Python names from interview files; screen ids and actions are short.
+MAX_NAME_CHARS = 100
+MAX_ACTION_CHARS = 200
+MAX_KEY_CHARS = 200
+
+
+def _value(message: dict) -> Any:
+    if "value" not in message:
+        raise FieldError("'value' is required")
+    return message["value"]
+
+
+class UserCoBrowseMixin:
+    """Interviewee socket: `screen` (on open and each page) and `field` (each change)."""
+
+    cobrowse_types = frozenset({"screen", "field"})
+
+    @property
+    def cobrowse(self) -> CoBrowse:
+        return self.settings["cobrowse"]
+
+    async def on_screen(self, message: dict) -> None:
+        view = await self.render_screen(text_field(message, "screen", MAX_NAME_CHARS))
+        self.cobrowse.page_screen(self.client.key, view, message.get("values"))
+
+    async def on_field(self, message: dict) -> None:
+        name = text_field(message, "name", MAX_NAME_CHARS)
+        self.cobrowse.page_field(self.client.key, name, _value(message))
+
+    async def render_screen(self, screen_id: str) -> ScreenView:
+        """The server's own rendering of the screen the page says it shows, for this
+        browser's viewer; the page's word decides only which of the interview's screens."""
+        record = await self.store.get_session(self.client.session_id)
+        interview = self.interviews.get(record.interview) if record else None
+        if interview is None:
+            raise LiveHelpError("unknown_session", "That session no longer exists.")
+        screen = END_SCREEN if screen_id == END_SCREEN.id else interview.screens.get(screen_id)
+        user = self.current_user
+        viewer = Viewer(participant=self.participant_key,
+                        is_operator=bool(user and user.is_operator),
+                        is_owner=bool(user and record.owner_id == user.id))
+        if screen is None or (screen.operators_only and not viewer.joining_operator):
+            raise LiveHelpError("unknown_screen", "That screen is not part of this interview.")
+        context = await load_context(record, self.livehelp, self.participant_key)
+        token = current_context.set(context)
+        try:
+            page = InterviewRun(interview, record, viewer).page(screen)
+        except InterviewRuntimeError:
+            raise LiveHelpError("screen_failed", "That screen could not be shown.") from None
+        finally:
+            current_context.reset(token)
+        return describe_page(page)
+
+    def cobrowse_closed(self) -> None:
+        """Call after the live-help model counted the closed socket."""
+        client = self.client
+        if client is not None and client.sockets == 0:
+            self.cobrowse.page_closed(client.key)
+
+
+class MonitorCoBrowseMixin:
+    """Operator socket: observe / stop_observe, control / stop_control, set_field, press."""
+
+    cobrowse_types = frozenset({"observe", "stop_observe", "control", "stop_control",
+                                "set_field", "press"})
+
+    def initialize(self) -> None:
+        super().initialize()
+        # Control belongs to one socket, not to the operator: a second tab of the same
+        # operator must not type into a screen the first one is driving.
+        self.cobrowse_token = new_id()
+        self.watching: set[str] = set()
+
+    @property
+    def cobrowse(self) -> CoBrowse:
+        return self.settings["cobrowse"]
+
+    def _deliver_observed(self, message: dict) -> None:
+        if message.get("type") == "observe_end":
+            self.unwatch(message.get("session", ""))
+        self.send(message)
+
+    def watch(self, key: str) -> None:
+        if key not in self.watching:
+            self.watching.add(key)
+            self.settings["hub"].subscribe(observe_channel(key), self._deliver_observed)
+
+    def unwatch(self, key: str) -> None:
+        if key in self.watching:
+            self.watching.discard(key)
+            self.settings["hub"].unsubscribe(observe_channel(key), self._deliver_observed)
+
+    def _key(self, message: dict) -> str:
+        key = text_field(message, "session", MAX_KEY_CHARS)
+        self.cobrowse.observable(key)
+        return key
+
+    async def on_observe(self, message: dict) -> None:
+        key = self._key(message)
+        await self.audit("observe", key)
+        # No await between subscribing and the snapshot: no change can fall in between.
+        snapshot = self.cobrowse.observe(key, self.operator_id, self.cobrowse_token)
+        self.watch(key)
+        self.send(snapshot)
+
+    async def on_stop_observe(self, message: dict) -> None:
+        key = text_field(message, "session", MAX_KEY_CHARS)
+        self.cobrowse.stop_observing(key, self.cobrowse_token)
+        self.unwatch(key)
+        self.send({"type": "observe_end", "session": key, "reason": ""})
+
+    async def on_control(self, message: dict) -> None:
+        key = text_field(message, "session", MAX_KEY_CHARS)
+        self.cobrowse.may_control(key, self.operator_id, self.cobrowse_token)
+        await self.audit("control", key)
+        name = self.current_user.first_name or self.current_user.email
+        snapshot = self.cobrowse.take_control(key, self.operator_id, name, self.cobrowse_token)
+        self.watch(key)
+        self.send(snapshot)
+
+    async def on_stop_control(self, message: dict) -> None:
+        key = self._key(message)
+        self.cobrowse.release_control(key, self.cobrowse_token)
+        await self.audit("stop control", key)
+
+    async def on_set_field(self, message: dict) -> None:
+        key = text_field(message, "session", MAX_KEY_CHARS)
+        name = text_field(message, "name", MAX_NAME_CHARS)
+        self.cobrowse.operator_set_field(key, self.cobrowse_token, name, _value(message))
+
+    async def on_press(self, message: dict) -> None:
+        key = text_field(message, "session", MAX_KEY_CHARS)
+        action = text_field(message, "action", MAX_ACTION_CHARS)
+        self.cobrowse.operator_press(key, self.cobrowse_token, action)
+
+    def on_close(self) -> None:
+        super().on_close()
+        for key in list(self.watching):
+            self.unwatch(key)
+        self.cobrowse.socket_closed(self.cobrowse_token)
