@@ -17,6 +17,7 @@ import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
+from handlers import metrics
 from state import accounts
 from state.cobrowse import CoBrowse
 from state.codes import AccessCodes
@@ -151,6 +152,7 @@ async def serve(config: Config) -> None:
         print("Created the first operator account (shown only this once):", flush=True)
         print(f"  email:    {accounts.FIRST_ADMIN_EMAIL}\n  password: {password}", flush=True)
     app = make_app(services)
+    metrics.start_loop_lag_sampler(app)
     server = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
     server.listen(config.port, config.host)
     print(f"livehelp listening on http://{config.host}:{config.port}{config.url_root}", flush=True)
@@ -160,6 +162,7 @@ async def serve(config: Config) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     server.stop()
+    metrics.stop_loop_lag_sampler(app)
     await services.stop()
 
 

@@ -16,6 +16,7 @@ import tornado.websocket
 
 from handlers.base import BaseHandler
 from state.errors import LiveHelpError
+from state.hub import Published
 from state.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,8 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             self.set_nodelay(True)
             self._nodelay = True
         try:
-            self.write_message(json.dumps(message))
+            text = message.as_json() if isinstance(message, Published) else json.dumps(message)
+            self.write_message(text)
         except tornado.websocket.WebSocketClosedError:
             log.debug("dropping message to a closed socket")
 
