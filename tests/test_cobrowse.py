@@ -73,7 +73,7 @@ async def test_interview_text_reaches_the_operator_as_plain_text(live_server) ->
     await op.send(type="observe", session=key)
     screen = (await op.receive("observe_screen"))["screen"]
     # Escaped by the sandbox, then turned back into text: the page inserts it with textContent.
-    assert screen["subquestion"][-1].endswith("Hello <b>Ann</b>.")
+    assert screen["subquestion"][-1].endswith("Welcome back, <b>Ann</b>.")
 
 
 async def test_the_user_is_told_while_observed(live_server) -> None:

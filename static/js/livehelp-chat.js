@@ -4,6 +4,7 @@
 import {
   ChatLog, LiveSocket, clientIdPrefix, newClientId, renderChat, setClientIdPrefix, typingNotifier,
 } from "./lh-socket.js";
+import { UserCoBrowse } from "./livehelp-cobrowse.js";
 
 const main = document.querySelector("main[data-session]");
 const sessionId = main && main.dataset.session;
@@ -62,6 +63,8 @@ class UserChat {
         if (!this.input.disabled) this.input.focus();
       });
     }
+    // Observe and control ride on the same socket (livehelp-cobrowse.js).
+    this.cobrowse = new UserCoBrowse((message) => this.send(message));
     this.socket = new LiveSocket(`ws/user/${encodeURIComponent(sessionId)}`, {
       notice: $("lh-connection"),
       onOpen: () => this.hello(),
@@ -82,6 +85,7 @@ class UserChat {
 
   hello() {
     this.statesSinceOpen = 0;
+    this.cobrowse.opened();
     this.send({
       type: "hello",
       last_seq: this.log.contiguous(),
@@ -114,6 +118,7 @@ class UserChat {
       log.ack(message.client_id, message.seq);
     } else if (message.type === "typing") this.onTyping(message);
     else if (message.type === "error") this.onError(message);
+    else this.cobrowse.receive(message);
   }
 
   isMine(item) {
@@ -143,6 +148,8 @@ class UserChat {
   }
 
   onError(message) {
+    // Screen reports are best effort; a refused one is no business of the chat box.
+    if (message.ref === "screen" || message.ref === "field") return;
     if (message.ref && this.log.fail(message.ref, message.message)) return;
     if (message.ref === "activate") sessionStorage.removeItem(this.activeKey);
     this.error(message.message || "Something went wrong.");
@@ -172,6 +179,7 @@ class UserChat {
       else sessionStorage.removeItem(this.activeKey);
     }
     if (state.active) this.error("");
+    this.cobrowse.state(state);
     this.drawState();
     this.draw();
   }
