@@ -53,8 +53,9 @@ class Services:
         }
 
     async def start(self) -> None:
+        # Nothing of the live state is restored: pages reconnect by themselves and
+        # register again; what must last (chat, settings, blocks) is in the store.
         await self.store.open()
-        await self.livehelp.load()
         for callback, seconds in self.periodic_jobs().values():
             timer = tornado.ioloop.PeriodicCallback(callback, seconds * 1000)
             timer.start()

@@ -111,9 +111,6 @@ class LiveHelp:
         self.forget_hooks: list[Callable[[Client], None]] = []
         self.unlisted_hooks: list[Callable[[LiveSession], None]] = []
 
-    async def load(self) -> None:
-        """Nothing to restore: browsers reconnect and register again after a restart."""
-
     async def close(self) -> None:
         self.sessions.clear()
         self.clients.clear()

@@ -213,27 +213,6 @@ async def test_unknown_session_gives_none(store: Store) -> None:
     assert await store.get_session("no-such-session") is None
 
 
-async def test_live_sessions_exclude_unavailable_and_never_enabled(store: Store) -> None:
-    available, observe = a_session("available"), a_session("observeonly")
-    for record in (available, observe, a_session("unavailable"), a_session(None)):
-        await store.save_session(record)
-    live = await store.list_live_sessions(utcnow() - timedelta(minutes=1))
-    assert {record.id for record in live} == {available.id, observe.id}
-
-
-async def test_live_sessions_exclude_those_not_updated_since(store: Store) -> None:
-    await store.save_session(a_session())
-    cutoff = utcnow()
-    await asyncio.sleep(0.01)  # past the millisecond the times are kept to
-    recent = a_session()
-    await store.save_session(recent)
-    live = await store.list_live_sessions(cutoff)
-    assert [record.id for record in live] == [recent.id]
-
-
-# -- chat ---------------------------------------------------------------------
-
-
 async def test_messages_are_numbered_per_conversation(store: Store) -> None:
     seqs = [(await store.add_message(a_message(conversation)))[0].seq
             for conversation in ("one", "one", "two", "one", "two")]

@@ -161,10 +161,6 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_session(self, session_id: str) -> SessionRecord | None: ...
 
-    @abc.abstractmethod
-    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
-        """Sessions updated at or after `since` whose live help was enabled and is not unavailable."""
-
     # chat
     @abc.abstractmethod
     async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
@@ -35,9 +35,6 @@ from state.store.base import (
 # made while the database is down gets its 503 page promptly.
 SERVER_SELECTION_TIMEOUT_MS = 3000
 
-# How far outside a date range the server may answer (see list_live_sessions).
-DATE_COMPARISON_SLACK = timedelta(seconds=1)
-
 _MESSAGE_FIELDS = [field.name for field in dataclasses.fields(ChatMessage)]
 
 
@@ -57,13 +54,6 @@ def to_millis(moment: datetime) -> datetime:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-def ceil_millis(moment: datetime) -> datetime:
-    """`moment` rounded up to the millisecond: stored times are whole milliseconds,
-    so "at or after `moment`" means "at or after this"."""
-    floor = to_millis(moment)
-    return floor if floor == moment else floor + timedelta(milliseconds=1)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -96,12 +86,6 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
     return AuditEntry(actor_id=document["actor_id"], actor_email=document["actor_email"],
                       action=document["action"], session_id=document["session_id"],
                       detail=document["detail"], time=_utc(document["time"]))
-
-
-def _is_live(record: SessionRecord) -> bool:
-    """Live help was enabled and is not switched off (PRODUCT.md M2)."""
-    availability = record.live_help.get("availability")
-    return bool(availability) and availability != "unavailable"
 
 
 class MongoStore(Store):
@@ -221,19 +205,6 @@ class MongoStore(Store):
         with _unavailable_on_connection_failure():
             document = await self._db.sessions.find_one({"_id": session_id})
         return _session(document) if document else None
-
-    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
-        since = ceil_millis(since)
-        # The database narrows by time with a second to spare and the exact test runs
-        # here: nx-27017 compares dates only to the second (its $gte returns earlier
-        # times of the same second). The availability test is here too, because "$ne
-        # on a missing field" is another place where wire-compatible servers differ.
-        with _unavailable_on_connection_failure():
-            documents = await self._db.sessions.find(
-                {"updated": {"$gte": since - DATE_COMPARISON_SLACK}}).sort(
-                [("updated", DESCENDING), ("_id", ASCENDING)]).to_list(None)
-        records = map(_session, documents)
-        return [record for record in records if record.updated >= since and _is_live(record)]
 
     # -- chat -------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ import json
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -108,13 +108,6 @@ def to_millis(moment: datetime) -> datetime:
     return from_text(to_text(moment))
 
 
-def ceil_millis(moment: datetime) -> datetime:
-    """`moment` rounded up to the millisecond: stored times are whole milliseconds,
-    so "at or after `moment`" means "at or after this"."""
-    floor = to_millis(moment)
-    return floor if floor == moment else floor + timedelta(milliseconds=1)
-
-
 def _user(row: sqlite3.Row) -> User:
     return User(id=row["id"], email=row["email"], password_hash=row["password_hash"],
                 first_name=row["first_name"], last_name=row["last_name"],
@@ -138,12 +131,6 @@ def _audit(row: sqlite3.Row) -> AuditEntry:
     return AuditEntry(actor_id=row["actor_id"], actor_email=row["actor_email"],
                       action=row["action"], session_id=row["session_id"],
                       detail=row["detail"], time=from_text(row["time"]))
-
-
-def _is_live(record: SessionRecord) -> bool:
-    """Live help was enabled and is not switched off (PRODUCT.md M2)."""
-    availability = record.live_help.get("availability")
-    return bool(availability) and availability != "unavailable"
 
 
 def _insert_message(connection: sqlite3.Connection, message: ChatMessage,
@@ -353,12 +340,6 @@ class SQLiteStore(Store):
         row = await self._run(lambda c: c.execute(
             "SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
         return _session(row) if row else None
-
-    async def list_live_sessions(self, since: datetime) -> list[SessionRecord]:
-        rows = await self._run(lambda c: c.execute(
-            "SELECT * FROM sessions WHERE updated >= ? ORDER BY updated DESC, id",
-            (to_text(ceil_millis(since)),)).fetchall())
-        return [record for record in map(_session, rows) if _is_live(record)]
 
     # -- chat -------------------------------------------------------------------
 
