@@ -138,19 +138,23 @@ class BaseHandler(tornado.web.RequestHandler):
         env = self.settings["jinja"]
         self.finish(env.get_template(template).render(**self.template_context(), **context))
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
+    def error_message(self, status_code: int, exc_info: tuple | None) -> tuple[int, str]:
+        """The status to answer and words for people: a store outage is a 503 with a
+        calm message, an HTTPError carries its own message, anything else its reason."""
+        exc = (exc_info or (None, None))[1]
         if isinstance(exc, StoreUnavailable):
             self.set_status(503)
-            status_code = 503
-        message = self._reason
+            return 503, ("The database is not reachable right now. Nothing was lost; "
+                         "please try again shortly.")
         if isinstance(exc, tornado.web.HTTPError) and exc.log_message and status_code < 500:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        if status_code == 503:
-            message = "The database is not reachable right now. Nothing was lost; please try again shortly."
+            return status_code, exc.log_message % exc.args if exc.args else exc.log_message
+        return status_code, self._reason
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        status, message = self.error_message(status_code, kwargs.get("exc_info"))
         env = self.settings["jinja"]
         self.finish(env.get_template("error.html").render(
-            **self.template_context(), status=status_code, message=message))
+            **self.template_context(), status=status, message=message))
 
     def log_exception(self, typ, value, tb) -> None:
         if isinstance(value, StoreUnavailable):
@@ -163,48 +167,33 @@ class JsonHandler(BaseHandler):
     """Handler answering JSON; refuses with 403 rather than redirecting to the login page."""
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None))[1]
-        if isinstance(exc, StoreUnavailable):
-            self.set_status(503)
-            status_code = 503
-        message = self._reason
-        if isinstance(exc, tornado.web.HTTPError) and exc.log_message:
-            message = exc.log_message % exc.args if exc.args else exc.log_message
-        self.finish({"error": message, "status": status_code})
+        status, message = self.error_message(status_code, kwargs.get("exc_info"))
+        self.finish({"error": message, "status": status})
 
 
 Handler = Callable[..., Awaitable[None] | None]
 
 
-def operator_required(method: Handler) -> Handler:
-    """Only `admin`/`advocate` accounts: others are sent to /login (pages) or get 403."""
+def _require(allowed: Callable[[User], bool], who: str) -> Callable[[Handler], Handler]:
+    """Decorator factory: a signed-out visitor of a page is sent to /login, anyone
+    else who is not `allowed` (and any non-page request) gets 403 naming `who`."""
 
-    @functools.wraps(method)
-    def wrapper(self: BaseHandler, *args: Any, **kwargs: Any):
-        if self.current_user is None:
-            if self.request.method in ("GET", "HEAD") and not isinstance(self, JsonHandler):
-                return self.redirect(self.get_login_url() + "?next=" +
-                                     tornado.escape.url_escape(self.request.uri))
-            raise tornado.web.HTTPError(403, "Sign in as an operator to use this page.")
-        if not self.current_user.is_operator:
-            raise tornado.web.HTTPError(403, "This page is for operators (admin or advocate) only.")
-        return method(self, *args, **kwargs)
+    def decorator(method: Handler) -> Handler:
+        @functools.wraps(method)
+        def wrapper(self: BaseHandler, *args: Any, **kwargs: Any):
+            if self.current_user is None:
+                if self.request.method in ("GET", "HEAD") and not isinstance(self, JsonHandler):
+                    return self.redirect(self.get_login_url() + "?next=" +
+                                         tornado.escape.url_escape(self.request.uri))
+                raise tornado.web.HTTPError(403, f"Sign in as {who} to use this page.")
+            if not allowed(self.current_user):
+                raise tornado.web.HTTPError(403, f"This page is for {who} only.")
+            return method(self, *args, **kwargs)
 
-    return wrapper
+        return wrapper
+
+    return decorator
 
 
-def admin_required(method: Handler) -> Handler:
-    """Only `admin` accounts."""
-
-    @functools.wraps(method)
-    def wrapper(self: BaseHandler, *args: Any, **kwargs: Any):
-        if self.current_user is None:
-            if self.request.method in ("GET", "HEAD"):
-                return self.redirect(self.get_login_url() + "?next=" +
-                                     tornado.escape.url_escape(self.request.uri))
-            raise tornado.web.HTTPError(403, "Sign in as an administrator.")
-        if not self.current_user.is_admin:
-            raise tornado.web.HTTPError(403, "This page is for administrators only.")
-        return method(self, *args, **kwargs)
-
-    return wrapper
+operator_required = _require(lambda user: user.is_operator, "an operator (admin or advocate)")
+admin_required = _require(lambda user: user.is_admin, "an administrator")
