@@ -134,7 +134,7 @@ def make_app(services: Services) -> tornado.web.Application:
         jinja=jinja,
         cookie_secret=cookie_secret(config.data_dir),
         xsrf_cookies=True,
-        xsrf_cookie_kwargs={"httponly": False, "samesite": "Lax"},
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},  # no script reads it
         static_path=str(HERE / "static"),
         static_url_prefix=root + "static/",
         websocket_ping_interval=config.ping_seconds,

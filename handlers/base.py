@@ -51,6 +51,14 @@ class BaseHandler(tornado.web.RequestHandler):
     def codes(self):  # state.codes.AccessCodes
         return self.settings["codes"]
 
+    def set_default_headers(self) -> None:
+        # No page of ours is meant to be framed (clickjacking on Block, Take over, ...),
+        # sniffed into another type, or to leak its URL (session ids) to other sites.
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Content-Security-Policy", "frame-ancestors 'none'")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+
     async def prepare(self) -> None:
         self.current_user = None
         raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)

@@ -292,3 +292,16 @@ async def test_registration_keeps_values_and_explains_errors(live_server: LiveSe
     body = response.body.decode()
     assert response.code == 400 and 'role="alert"' in body
     assert "at least 8 characters" in body and 'value="new@example.org"' in body
+
+
+async def test_pages_refuse_framing_and_sniffing(live_server):
+    response = await live_server.fetch("login")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_xsrf_cookie_is_http_only(live_server):
+    response = await live_server.fetch("login")
+    cookies = response.headers.get_list("Set-Cookie")
+    assert any(c.startswith("_xsrf=") and "HttpOnly" in c for c in cookies)
