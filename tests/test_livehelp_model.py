@@ -163,7 +163,7 @@ async def test_block_in_peer_mode_lets_peers_talk(store):
     record = live_record(mode="peerhelp")
     await store.save_session(record)
     ann, _ = connect(model, record, "b:ann")
-    bob, _ = connect(model, record, "b:bob")
+    connect(model, record, "b:bob")
     model.activate(ann.key)
     await model.set_blocked(ann.key, True)
     assert not model.operator_may_chat(ann)

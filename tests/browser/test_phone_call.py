@@ -4,8 +4,8 @@ to /voice â†’ the operator's phone, and the user's code and icon disappear (P1â€
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ElementTree
 from urllib.parse import urlencode
+from xml.etree import ElementTree
 
 from playwright.async_api import expect
 from twilio.request_validator import RequestValidator
