@@ -16,7 +16,7 @@ import tornado.web
 from handlers.base import BaseHandler
 from state.api import current_context, load_context
 from state.interviews import Interview, InterviewRun, Page, Viewer
-from state.livehelp import client_key
+from state.live_records import client_key
 from state.store.base import AuditEntry, SessionRecord, new_id
 
 # Live help is "on" for the page (chat partials, nav icon, user socket script)

@@ -10,7 +10,7 @@ from handlers.base import BROWSER_COOKIE
 from handlers.cobrowse_socket import UserCoBrowseMixin
 from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
 from state.errors import LiveHelpError
-from state.livehelp import Client
+from state.live_records import Client
 
 LISTED = ("available", "observeonly")
 CLIENT_ID_CHARS = 64

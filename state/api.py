@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from state.errors import InterviewContextError
-from state.livehelp import AVAILABILITIES, MODES, LiveHelp, client_key
+from state.live_records import AVAILABILITIES, MODES, client_key
+from state.livehelp import LiveHelp
 from state.store.base import ChatMessage, SessionRecord
 
 

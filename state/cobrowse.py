@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from state.config import Config
 from state.errors import LiveHelpError
-from state.livehelp import Client, LiveHelp, LiveSession
+from state.live_records import Client, LiveSession
+from state.livehelp import LiveHelp
 from state.screen_view import FieldValue, ScreenView, clean_value
 
 

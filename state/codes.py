@@ -23,7 +23,8 @@ import phonenumbers
 
 from state.config import validate_e164
 from state.errors import LiveHelpError
-from state.livehelp import Client, LiveHelp
+from state.live_records import Client
+from state.livehelp import LiveHelp
 
 CODE_DIGITS = 4
 # Every 4-digit string, 0000 included: the space a caller must guess in.

@@ -1,12 +1,9 @@
-"""The live-help model: interviewee clients, operators, routing, blocks, chat.
+"""The live-help model: interviewee clients, operators, routing, blocks (chat rules in
+state/chat.py, the records in state/live_records.py).
 
 No Tornado here. Socket handlers call these methods and subscribe to the Hub
 channels the model publishes to (see state/hub.py); the model is the one owner
 of this state, with explicit indexes and one removal function (`_forget`).
-
-A *client* is one interviewee browser in one interview session (one Monitor
-entry). Its key is "<session id>|<participant>", participant being
-"u:<user id>" or "b:<browser id>".
 """
 
 from __future__ import annotations
@@ -15,77 +12,22 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
+from state.chat import ChatRules
 from state.config import Config
 from state.errors import LiveHelpError
 from state.hub import Hub
-from state.store.base import ChatMessage, OperatorSettings, SessionRecord, Store, User
+from state.live_records import Client, LiveSession, Operator, client_key
+from state.store.base import SessionRecord, Store, User
 
 log = logging.getLogger(__name__)
 
-AVAILABILITIES = ("available", "unavailable", "observeonly")
-MODES = ("help", "peer", "peerhelp")
 # An offline client stays listed (as "offline") this long, then is forgotten;
 # long enough for an operator to notice, short enough to keep the list about now.
 FORGET_OFFLINE_SECONDS = 600.0
-# History sent to a page that has seen nothing of a conversation yet.
-HISTORY_LIMIT = 500
 
 
-def client_key(session_id: str, participant: str) -> str:
-    return f"{session_id}|{participant}"
-
-
-@dataclass
-class LiveSession:
-    """What the model knows of one interview session with at least one client."""
-
-    id: str
-    interview: str
-    title: str
-    availability: str = "unavailable"
-    mode: str = "help"
-    partner_roles: list[str] = field(default_factory=list)
-    blocked: bool = False
-    clients: set[str] = field(default_factory=set)
-
-    @property
-    def listed(self) -> bool:
-        return self.availability in ("available", "observeonly")
-
-
-@dataclass
-class Client:
-    key: str
-    session_id: str
-    participant: str
-    email: str | None = None
-    first_name: str | None = None
-    last_name: str | None = None
-    sockets: int = 0
-    last_seen: float = field(default_factory=time.monotonic)
-    offline: bool = False
-    chat_active: bool = False
-    operator_id: str | None = None  # operator the conversation is assigned to
-
-
-@dataclass
-class Operator:
-    user: User
-    settings: OperatorSettings
-    sockets: int = 0
-    conversations: set[str] = field(default_factory=set)  # client keys assigned
-
-    @property
-    def available(self) -> bool:
-        return self.sockets > 0 and self.settings.available
-
-    def serves(self, roles: list[str]) -> bool:
-        return bool(set(self.settings.roles) & set(roles))
-
-
-class LiveHelp:
+class LiveHelp(ChatRules):
     """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
 
     def __init__(self, store: Store, hub: Hub, config: Config,
@@ -469,85 +411,3 @@ class LiveHelp:
                     self._unassign(self.clients[other])
         self.publish_session(session.id)
         return record
-
-    # ------------------------------------------------------------------ chat
-    async def history(self, conversation: str, after_seq: int) -> list[dict]:
-        messages = await self.store.get_messages(conversation, after_seq)
-        return [chat_event(m) for m in messages[-HISTORY_LIMIT:]]
-
-    async def user_chat(self, key: str, client_id: str, text: str) -> ChatMessage:
-        client = self._client(key)
-        session = self.sessions[client.session_id]
-        if session.availability != "available":
-            raise LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
-        if not client.chat_active:
-            raise LiveHelpError("not_active", "Activate chat before sending messages.")
-        if session.mode == "help":
-            if session.blocked:
-                raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
-            self._route(client)
-            if not client.operator_id:
-                raise LiveHelpError("no_operator", "No operator is available to chat right now.")
-        user = client.email and (client.first_name, client.last_name)
-        message = ChatMessage(
-            conversation=self.conversation_of(client), session_id=session.id,
-            sender_key=client.participant, sender_role="user", text=text, client_id=client_id,
-            sender_email=client.email,
-            sender_first_name=user[0] if user else None, sender_last_name=user[1] if user else None,
-        )
-        return await self._deliver(message, session)
-
-    async def operator_chat(self, user_id: str, key: str, client_id: str, text: str) -> ChatMessage:
-        client = self._client(key)
-        if not self.operator_may_chat(client):
-            raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")
-        operator = self.operators[user_id]
-        if client.operator_id != user_id:
-            self._assign(client, operator)
-            self._publish_client(client)
-        session = self.sessions[client.session_id]
-        message = ChatMessage(
-            conversation=self.conversation_of(client), session_id=session.id,
-            sender_key=f"u:{user_id}", sender_role="operator", text=text, client_id=client_id,
-            sender_email=operator.user.email, sender_first_name=operator.user.first_name,
-            sender_last_name=operator.user.last_name,
-        )
-        return await self._deliver(message, session)
-
-    async def _deliver(self, message: ChatMessage, session: LiveSession) -> ChatMessage:
-        stored, is_new = await self.store.add_message(message)
-        if is_new:
-            event = chat_event(stored)
-            if stored.conversation == session.id:  # peer modes: everyone in the session
-                self.hub.publish(f"session:{session.id}", event)
-            else:
-                self.hub.publish(f"client:{stored.conversation}", event)
-            if session.mode in ("help", "peerhelp"):
-                self.hub.publish("monitor", event)
-        return stored
-
-    def typing(self, key: str, sender: str, is_typing: bool, from_operator: bool) -> None:
-        client = self._client(key)
-        event = {"type": "typing", "key": key, "conversation": self.conversation_of(client),
-                 "name": sender, "typing": bool(is_typing)}
-        if from_operator:
-            self.hub.publish(f"client:{key}", event)
-        else:
-            self.hub.publish("monitor", event)
-
-
-def chat_event(message: ChatMessage) -> dict:
-    """The wire form of a stored chat message (see docs/protocol.md)."""
-    name = message.sender_first_name or ("Operator" if message.sender_role == "operator" else "")
-    return {
-        "type": "chat",
-        "conversation": message.conversation,
-        "session": message.session_id,
-        "seq": message.seq,
-        "client_id": message.client_id,
-        "sender": message.sender_key,
-        "role": message.sender_role,
-        "name": name,
-        "text": message.text,
-        "time": message.time.isoformat(),
-    }

@@ -16,7 +16,8 @@ from state.codes import (
 from state.config import Config, TwilioConfig
 from state.errors import LiveHelpError
 from state.hub import Hub
-from state.livehelp import Client, LiveHelp
+from state.live_records import Client
+from state.livehelp import LiveHelp
 from state.store.base import SessionRecord, User, new_id
 from state.store.sqlite import SQLiteStore
 

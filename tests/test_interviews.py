@@ -11,7 +11,8 @@ from state.config import Config
 from state.hub import Hub
 from state.interview_format import InterviewError, parse_interview
 from state.interviews import InterviewLibrary, InterviewRun, Viewer
-from state.livehelp import LiveHelp, Operator
+from state.live_records import Operator
+from state.livehelp import LiveHelp
 from state.store.base import OperatorSettings, SessionRecord, User
 
 INTERVIEWS = Path(__file__).resolve().parent.parent / "interviews"
