@@ -64,8 +64,11 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
         async def operator_reader(ws) -> None:
             while (raw := await ws.read_message()) is not None:
                 if '"type": "chat"' in raw:  # parse only chat events: the generator is
-                    message = json.loads(raw)  # on the same 2 cores as the server
-                    delivered.setdefault(message["client_id"], time.perf_counter())
+                    decoded = json.loads(raw)  # on the same 2 cores as the server
+                    now = time.perf_counter()
+                    for message in decoded if isinstance(decoded, list) else [decoded]:
+                        if message["type"] == "chat":
+                            delivered.setdefault(message["client_id"], now)
 
         for user in users:
             ws = await connect(server.ws_url("ws/monitor"), server.user_cookie(user))

@@ -23,6 +23,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -255,11 +256,16 @@ async def connect(url: str, cookie: str = "", port: int | None = None,
 
 async def receive(ws: tornado.websocket.WebSocketClientConnection, kind: str | None = None,
                   timeout: float = 30.0) -> dict[str, Any]:
+    # A frame holds one message or a JSON array of several (docs/protocol.md).
+    pending: deque = ws.__dict__.setdefault("_livehelp_pending", deque())
     while True:
-        raw = await asyncio.wait_for(ws.read_message(), timeout)
-        if raw is None:
-            raise ConnectionError(f"socket closed ({ws.close_code} {ws.close_reason})")
-        message = json.loads(raw)
+        while not pending:
+            raw = await asyncio.wait_for(ws.read_message(), timeout)
+            if raw is None:
+                raise ConnectionError(f"socket closed ({ws.close_code} {ws.close_reason})")
+            decoded = json.loads(raw)
+            pending.extend(decoded if isinstance(decoded, list) else [decoded])
+        message = pending.popleft()
         if kind is None or message.get("type") == kind:
             return message
 

@@ -6,7 +6,6 @@ fixtures in tests/browser/conftest.py.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from state import accounts
 from state.config import Config
 from state.store.base import User
 from tests.fixtures_mongo import mongo_uri  # noqa: F401  (fixture)
+from tests.frames import next_message
 
 
 @pytest.fixture
@@ -90,12 +90,9 @@ class LiveServer:
 async def receive(ws: tornado.websocket.WebSocketClientConnection, type_: str | None = None,
                   timeout: float = 5.0) -> dict[str, Any]:
     """Next JSON message from `ws` (of `type_`, skipping others)."""
-    import asyncio
-
     while True:
-        raw = await asyncio.wait_for(ws.read_message(), timeout)
-        assert raw is not None, "socket closed"
-        message = json.loads(raw)
+        message = await next_message(ws, timeout)
+        assert message is not None, "socket closed"
         if type_ is None or message.get("type") == type_:
             return message
 

@@ -27,6 +27,7 @@ from bench.common import LiveHelpProcess, connect, start_nx, stop_process, store
 from state.store.base import SessionRecord, Store, User, new_id
 from state.store.mongo import MongoStore
 from state.store.sqlite import SQLiteStore
+from tests import frames
 
 pytestmark = pytest.mark.faults
 
@@ -78,10 +79,9 @@ class ChatPage:
     @staticmethod
     async def next_message(ws, kind: str | None = None) -> dict:
         while True:
-            raw = await asyncio.wait_for(ws.read_message(), RECEIVE_TIMEOUT)
-            if raw is None:
+            message = await frames.next_message(ws, RECEIVE_TIMEOUT)
+            if message is None:
                 raise StreamClosedError()
-            message = json.loads(raw)
             if kind is None or message["type"] == kind:
                 return message
 

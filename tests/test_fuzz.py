@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from handlers.monitor_socket import MonitorSocket
 from handlers.user_socket import UserSocket
 from tests.conftest import LiveServer
+from tests.frames import next_message
 from tests.socket_helpers import Person, interviewee, live_session, operator, session_cookie
 
 pytestmark = pytest.mark.fuzz
@@ -116,10 +117,9 @@ class Scene:
         except Exception:  # noqa: BLE001  (the server may already have closed it)
             return self.closed(person)
         while True:
-            raw = await person.ws.read_message()
-            if raw is None:
+            reply = await next_message(person.ws, timeout=None)
+            if reply is None:
                 return self.closed(person)
-            reply = json.loads(raw)
             assert isinstance(reply.get("type"), str), reply
             if reply["type"] == "error":
                 assert isinstance(reply["code"], str) and isinstance(reply["message"], str)

@@ -44,13 +44,16 @@ export class LiveSocket {
       this.handlers.onOpen();
     });
     ws.addEventListener("message", (event) => {
-      let message;
+      let decoded;
       try {
-        message = JSON.parse(event.data);
+        decoded = JSON.parse(event.data);
       } catch {
         return;
       }
-      if (message && typeof message.type === "string") this.handlers.onMessage(message);
+      // The server sends several messages queued in one turn as one JSON array.
+      for (const message of Array.isArray(decoded) ? decoded : [decoded]) {
+        if (message && typeof message.type === "string") this.handlers.onMessage(message);
+      }
     });
     ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
