@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install livehelp into .venv (Debian's python3-venv first, if missing) and run the
+# server. Extra arguments go to server.py, e.g. --port 9000 or --config livehelp.yaml.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e .
+exec .venv/bin/python server.py "$@"
