@@ -65,3 +65,14 @@ async def operator(server: LiveServer, email: str = "op@example.com", roles=("ad
         await person.send(type="set_status", available=True)
         await person.until("monitor", lambda m: m["operator"]["available"])
     return person
+
+
+async def chatting(server: LiveServer, browser: str = ""):
+    """A help-mode session whose user activated chat with an available operator:
+    (record, user, operator, the operator's `session` entry once it shows "on")."""
+    record = await live_session(server)
+    user = await interviewee(server, record, browser)
+    op = await operator(server)
+    await user.send(type="activate")
+    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
+    return record, user, op, entry["session"]

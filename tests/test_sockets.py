@@ -9,7 +9,7 @@ import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from tests.socket_helpers import interviewee, live_session, operator, session_cookie
+from tests.socket_helpers import chatting, interviewee, live_session, operator, session_cookie
 
 
 async def refused(coroutine) -> int:
@@ -51,17 +51,13 @@ async def test_operator_becoming_available_is_pushed_to_the_user(live_server):
 
 
 async def test_chat_round_trip_with_acks(live_server):
-    record = await live_session(live_server)
-    user = await interviewee(live_server, record)
-    op = await operator(live_server)
-    await user.send(type="activate")
+    _, user, op, entry = await chatting(live_server)
     await user.until("state", lambda m: m["active"])
-    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
     await user.send(type="chat", client_id="u1", text="I need help")
     assert (await user.receive("ack"))["seq"] == 1
     message = await op.receive("chat")
     assert (message["text"], message["role"], message["seq"]) == ("I need help", "user", 1)
-    await op.send(type="chat", session=entry["session"]["key"], client_id="o1", text="Hello!")
+    await op.send(type="chat", session=entry["key"], client_id="o1", text="Hello!")
     assert (await op.receive("ack"))["seq"] == 2
     reply = await user.receive("chat")
     assert (reply["text"], reply["name"], reply["role"]) == ("Hello!", "Olga", "operator")
@@ -83,16 +79,12 @@ async def test_resent_message_is_stored_once(live_server):
 
 
 async def test_reconnecting_user_gets_what_it_missed_exactly_once(live_server):
-    record = await live_session(live_server)
-    user = await interviewee(live_server, record, browser="ann")
-    op = await operator(live_server)
-    await user.send(type="activate")
-    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
+    record, user, op, entry = await chatting(live_server, browser="ann")
     await user.send(type="chat", client_id="u1", text="first")
     await user.receive("ack")
     user.close()
     for number in range(2, 5):
-        await op.send(type="chat", session=entry["session"]["key"], client_id=f"o{number}",
+        await op.send(type="chat", session=entry["key"], client_id=f"o{number}",
                       text=f"message {number}")
         await op.receive("ack")
     again = await interviewee(live_server, record, browser="ann")
@@ -105,15 +97,11 @@ async def test_reconnecting_user_gets_what_it_missed_exactly_once(live_server):
 
 
 async def test_operator_hello_replays_missed_messages(live_server):
-    record = await live_session(live_server)
-    user = await interviewee(live_server, record)
-    op = await operator(live_server)
-    await user.send(type="activate")
-    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
+    _, user, op, entry = await chatting(live_server)
     for number in range(1, 4):
         await user.send(type="chat", client_id=f"u{number}", text=f"m{number}")
         await user.receive("ack")
-    conversation = entry["session"]["conversation"]
+    conversation = entry["conversation"]
     await op.send(type="hello", last_seq={conversation: 1})
     await op.receive("monitor")
     assert [(await op.until("chat", lambda m: m["seq"] > 1))["seq"] for _ in range(2)] == [2, 3]
@@ -181,12 +169,8 @@ async def test_user_may_not_send_operator_messages(live_server):
 
 
 async def test_block_is_persisted_and_audited(live_server):
-    record = await live_session(live_server)
-    user = await interviewee(live_server, record)
-    op = await operator(live_server)
-    await user.send(type="activate")
-    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
-    await op.send(type="block", session=entry["session"]["key"])
+    record, user, op, entry = await chatting(live_server)
+    await op.send(type="block", session=entry["key"])
     state = await user.until("state", lambda m: m["blocked"])
     assert state["active"] is False and state["can_activate"] is False
     store = live_server.services.store
@@ -219,15 +203,11 @@ async def test_typing_reaches_the_operator(live_server):
 
 
 async def test_operator_can_replay_one_conversation(live_server):
-    record = await live_session(live_server)
-    user = await interviewee(live_server, record)
-    op = await operator(live_server)
-    await user.send(type="activate")
-    entry = await op.until("session", lambda m: m["session"]["status"] == "on")
+    _, user, op, entry = await chatting(live_server)
     for number in (1, 2):
         await user.send(type="chat", client_id=f"u{number}", text=f"m{number}")
         await user.receive("ack")
-    await op.send(type="history", conversation=entry["session"]["conversation"], after=1)
+    await op.send(type="history", conversation=entry["conversation"], after=1)
     assert (await op.until("chat", lambda m: m["seq"] == 2))["text"] == "m2"
 
 
