@@ -133,25 +133,35 @@ def _audit(row: sqlite3.Row) -> AuditEntry:
                       detail=row["detail"], time=from_text(row["time"]))
 
 
-def _insert_message(connection: sqlite3.Connection, message: ChatMessage,
-                    time_text: str) -> tuple[sqlite3.Row | None, int]:
+def _insert_message(connection: sqlite3.Connection, message: ChatMessage, time_text: str,
+                    last_seq: dict[str, int]) -> tuple[sqlite3.Row | None, int]:
     """Inside a transaction: (stored row, 0) for a repeat, else (None, the new seq).
-    One thread runs every transaction, so no other call can take the same seq."""
-    existing = connection.execute(
-        f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-        " WHERE conversation = ? AND sender_key = ? AND client_id = ?",
-        (message.conversation, message.sender_key, message.client_id)).fetchone()
-    if existing is not None:
+
+    `last_seq` caches each conversation's highest seq: one thread runs every
+    transaction of the one process that writes chat, so the cache is exact and the
+    common case is a single INSERT; a repeat is told apart by the unique index."""
+    conversation = message.conversation
+    seq = last_seq.get(conversation)
+    if seq is None:
+        seq = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM messages"
+                                 " WHERE conversation = ?", (conversation,)).fetchone()[0]
+    try:
+        connection.execute(
+            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation, seq + 1, message.session_id, message.sender_key,
+             message.sender_role, message.text, message.client_id, message.sender_email,
+             message.sender_first_name, message.sender_last_name, time_text))
+    except sqlite3.IntegrityError:
+        existing = connection.execute(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
+            " WHERE conversation = ? AND sender_key = ? AND client_id = ?",
+            (conversation, message.sender_key, message.client_id)).fetchone()
+        if existing is None:
+            raise
+        last_seq[conversation] = seq
         return existing, 0
-    seq = connection.execute(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM messages WHERE conversation = ?",
-        (message.conversation,)).fetchone()[0]
-    connection.execute(
-        f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (message.conversation, seq, message.session_id, message.sender_key,
-         message.sender_role, message.text, message.client_id, message.sender_email,
-         message.sender_first_name, message.sender_last_name, time_text))
-    return None, seq
+    last_seq[conversation] = seq + 1
+    return None, seq + 1
 
 
 class SQLiteStore(Store):
@@ -164,6 +174,8 @@ class SQLiteStore(Store):
         # Chat messages waiting for the next group commit, and the task writing them.
         self._pending: list[tuple[ChatMessage, str, asyncio.Future]] = []
         self._flush_task: asyncio.Future | None = None
+        # Highest seq per conversation, used and kept on the store's thread only.
+        self._last_seq: dict[str, int] = {}
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -236,6 +248,7 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._executor is not None:
             return
+        self._last_seq.clear()  # another process may have written while we were closed
         # One thread: the connection is used by nobody else, and calls run in order.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         try:
@@ -359,9 +372,13 @@ class SQLiteStore(Store):
                 batch, self._pending = self._pending, []
 
                 def write(connection: sqlite3.Connection, batch=batch) -> list:
-                    return self._transaction(connection, lambda: [
-                        _insert_message(connection, message, time_text)
-                        for message, time_text, _ in batch])
+                    try:
+                        return self._transaction(connection, lambda: [
+                            _insert_message(connection, message, time_text, self._last_seq)
+                            for message, time_text, _ in batch])
+                    except BaseException:
+                        self._last_seq.clear()  # rolled back: the cache may run ahead
+                        raise
 
                 try:
                     results = await self._run(write)
