@@ -261,6 +261,22 @@ async def test_concurrent_messages_get_distinct_consecutive_seqs(store: Store) -
     assert all(created for _, created in results)
 
 
+async def test_a_repeat_sent_at_the_same_time_is_stored_once(store: Store) -> None:
+    first, again = await asyncio.gather(store.add_message(a_message(client_id="same")),
+                                        store.add_message(a_message(client_id="same")))
+    assert first[0].seq == again[0].seq == 1
+    assert sorted([first[1], again[1]]) == [False, True]
+    assert await store.count_messages() == 1
+
+
+async def test_concurrent_messages_of_many_conversations_number_each_alone(store: Store) -> None:
+    results = await asyncio.gather(*(store.add_message(
+        a_message(conversation=f"c{number % 3}", text=f"m{number}")) for number in range(30)))
+    for conversation in ("c0", "c1", "c2"):
+        seqs = sorted(m.seq for m, _ in results if m.conversation == conversation)
+        assert seqs == list(range(1, 11))
+
+
 # -- audit --------------------------------------------------------------------
 
 

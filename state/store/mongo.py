@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
 from state.store.base import (
     AuditEntry,
@@ -30,6 +30,7 @@ from state.store.base import (
     User,
     utcnow,
 )
+from state.store.group_commit import GroupCommit
 
 # Long enough to ride out a replica-set election, short enough that a request
 # made while the database is down gets its 503 page promptly.
@@ -96,6 +97,7 @@ class MongoStore(Store):
         self.database_name = database
         self._client: AsyncMongoClient | None = None
         self._database: AsyncDatabase | None = None
+        self._messages = GroupCommit(self._write_messages)
 
     @property
     def _db(self) -> AsyncDatabase:
@@ -209,30 +211,52 @@ class MongoStore(Store):
     # -- chat -------------------------------------------------------------------
 
     async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
-        identity = {"conversation": message.conversation, "sender_key": message.sender_key,
-                    "client_id": message.client_id}
+        """Written by group commit: a batch costs one lookup, one counter `$inc` per
+        conversation and one insert_many, however many messages it holds."""
+        return await self._messages.submit(message)
+
+    async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
+        def identity(message: ChatMessage) -> tuple[str, str, str]:
+            return message.conversation, message.sender_key, message.client_id
+
         with _unavailable_on_connection_failure():
-            # A resent message (the page retrying after a lost acknowledgement) is
-            # found here without spending a sequence number.
-            existing = await self._db.messages.find_one(identity)
-            if existing is not None:
-                return _message(existing), False
-            counter = await self._db.counters.find_one_and_update(
-                {"_id": message.conversation}, {"$inc": {"seq": 1}}, upsert=True,
-                return_document=ReturnDocument.AFTER)
-            stored = dataclasses.replace(message, seq=int(counter["seq"]),
-                                         time=to_millis(message.time))
-            document = {name: getattr(stored, name) for name in _MESSAGE_FIELDS}
-            try:
-                await self._db.messages.insert_one(document)
-            except DuplicateKeyError:
-                # The same message raced in from another connection and won; the seq
-                # we took stays unused (a gap, which readers asking "after N" tolerate).
-                existing = await self._db.messages.find_one(identity)
-                if existing is None:
-                    raise
-                return _message(existing), False
-        return stored, True
+            # Resent messages (a page retrying after a lost acknowledgement) are found
+            # here without spending sequence numbers.
+            stored: dict[tuple, ChatMessage] = {}
+            async for document in self._db.messages.find(
+                    {"client_id": {"$in": sorted({m.client_id for m in batch})}}):
+                found = _message(document)
+                stored[identity(found)] = found
+            fresh: dict[str, list[ChatMessage]] = {}
+            for message in batch:
+                if identity(message) not in stored:
+                    stored[identity(message)] = message  # also dedupes within the batch
+                    fresh.setdefault(message.conversation, []).append(message)
+            documents = []
+            for conversation, messages in fresh.items():
+                counter = await self._db.counters.find_one_and_update(
+                    {"_id": conversation}, {"$inc": {"seq": len(messages)}}, upsert=True,
+                    return_document=ReturnDocument.AFTER)
+                first = int(counter["seq"]) - len(messages) + 1
+                for offset, message in enumerate(messages):
+                    numbered = dataclasses.replace(message, seq=first + offset,
+                                                   time=to_millis(message.time))
+                    stored[identity(message)] = numbered
+                    documents.append({name: getattr(numbered, name) for name in _MESSAGE_FIELDS})
+            if documents:
+                try:
+                    await self._db.messages.insert_many(documents)
+                except BulkWriteError as exc:
+                    # Another server process wrote one of these first: nothing here is
+                    # acknowledged; the pages resend and find what was stored.
+                    raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
+        new = {identity(m) for messages in fresh.values() for m in messages}
+        results, answered = [], set()
+        for message in batch:
+            key = identity(message)
+            results.append((stored[key], key in new and key not in answered))
+            answered.add(key)
+        return results
 
     async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
         with _unavailable_on_connection_failure():

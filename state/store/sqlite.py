@@ -32,6 +32,7 @@ from state.store.base import (
     User,
     utcnow,
 )
+from state.store.group_commit import GroupCommit
 
 T = TypeVar("T")
 
@@ -171,9 +172,7 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self._connection: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
-        # Chat messages waiting for the next group commit, and the task writing them.
-        self._pending: list[tuple[ChatMessage, str, asyncio.Future]] = []
-        self._flush_task: asyncio.Future | None = None
+        self._messages = GroupCommit(self._write_messages)
         # Highest seq per conversation, used and kept on the store's thread only.
         self._last_seq: dict[str, int] = {}
 
@@ -357,46 +356,30 @@ class SQLiteStore(Store):
     # -- chat -------------------------------------------------------------------
 
     async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
-        """Group commit: messages arriving while a batch is being written go into the
-        next batch, one thread hop and one transaction for all of them. Under load this
-        multiplies throughput; alone, a message is written at once as before."""
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((message, to_text(message.time), future))
-        if self._flush_task is None:
-            self._flush_task = asyncio.ensure_future(self._flush_messages())
-        return await future
+        """Written by group commit: one thread hop and one transaction per batch."""
+        return await self._messages.submit(message)
 
-    async def _flush_messages(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
+    async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
+        times = [to_text(message.time) for message in batch]
 
-                def write(connection: sqlite3.Connection, batch=batch) -> list:
-                    try:
-                        return self._transaction(connection, lambda: [
-                            _insert_message(connection, message, time_text, self._last_seq)
-                            for message, time_text, _ in batch])
-                    except BaseException:
-                        self._last_seq.clear()  # rolled back: the cache may run ahead
-                        raise
+        def write(connection: sqlite3.Connection) -> list:
+            try:
+                return self._transaction(connection, lambda: [
+                    _insert_message(connection, message, time_text, self._last_seq)
+                    for message, time_text in zip(batch, times, strict=True)])
+            except BaseException:
+                self._last_seq.clear()  # rolled back: the cache may run ahead
+                raise
 
-                try:
-                    results = await self._run(write)
-                except Exception as exc:  # noqa: BLE001  every waiter learns why; nothing written
-                    for *_, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (message, time_text, future), (existing, seq) in zip(batch, results):
-                    if future.done():
-                        continue
-                    if existing is not None:
-                        future.set_result((_message(existing), False))
-                    else:
-                        future.set_result((dataclasses.replace(
-                            message, seq=seq, time=from_text(time_text)), True))
-        finally:
-            self._flush_task = None
+        results = []
+        for message, time_text, (existing, seq) in zip(batch, times, await self._run(write),
+                                                       strict=True):
+            if existing is not None:
+                results.append((_message(existing), False))
+            else:
+                results.append((dataclasses.replace(
+                    message, seq=seq, time=from_text(time_text)), True))
+        return results
 
     async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
         rows = await self._run(lambda c: c.execute(
