@@ -1,5 +1,5 @@
 """The live-help model: interviewee clients, operators, routing, blocks (chat rules in
-state/chat.py, the records in state/live_records.py).
+state/chat.py, operator rules in state/operators.py, the records in state/live_records.py).
 
 No Tornado here. Socket handlers call these methods and subscribe to the Hub
 channels the model publishes to (see state/hub.py); the model is the one owner
@@ -18,6 +18,7 @@ from state.config import Config
 from state.errors import LiveHelpError
 from state.hub import Hub
 from state.live_records import Client, LiveSession, Operator, client_key
+from state.operators import OperatorRules
 from state.store.base import SessionRecord, Store, User
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 FORGET_OFFLINE_SECONDS = 600.0
 
 
-class LiveHelp(ChatRules):
+class LiveHelp(ChatRules, OperatorRules):
     """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
 
     def __init__(self, store: Store, hub: Hub, config: Config,
@@ -337,61 +338,6 @@ class LiveHelp(ChatRules):
         if client is None:
             raise LiveHelpError("unknown_session", "That session is not active.")
         return client
-
-    # ------------------------------------------------------------------ operators
-    async def operator_connected(self, user: User) -> Operator:
-        operator = self.operators.get(user.id)
-        if operator is None:
-            settings = await self.store.get_operator_settings(user.id)
-            operator = self.operators.setdefault(user.id, Operator(user, settings))
-        operator.user = user
-        operator.sockets += 1
-        self._publish_everyone()
-        self._route_waiting()
-        return operator
-
-    def operator_disconnected(self, user_id: str) -> None:
-        operator = self.operators.get(user_id)
-        if operator is None:
-            return
-        operator.sockets = max(operator.sockets - 1, 0)
-        if operator.sockets == 0:
-            self._publish_everyone()
-
-    async def set_operator_status(self, user_id: str, available: bool) -> None:
-        operator = self.operators[user_id]
-        operator.settings.available = bool(available)
-        await self.store.save_operator_settings(operator.settings)
-        self._route_waiting()
-        self._publish_everyone()
-        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
-
-    async def set_operator_roles(self, user_id: str, roles: list[str]) -> None:
-        operator = self.operators[user_id]
-        operator.settings.roles = sorted(set(roles))
-        await self.store.save_operator_settings(operator.settings)
-        self._route_waiting()
-        self._publish_everyone()
-        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
-
-    async def set_operator_phone(self, user_id: str, phone: str) -> None:
-        operator = self.operators[user_id]
-        operator.settings.phone = phone
-        await self.store.save_operator_settings(operator.settings)
-        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
-
-    def _route_waiting(self) -> None:
-        for client in self.clients.values():
-            if client.chat_active and not client.operator_id:
-                self._route(client)
-
-    def take(self, user_id: str, key: str) -> None:
-        """An operator takes over a conversation (from nobody or from another operator)."""
-        client = self._client(key)
-        if not self.operator_may_chat(client):
-            raise LiveHelpError("not_chatting", "The user has not activated chat with operators.")
-        self._assign(client, self.operators[user_id])
-        self._publish_client(client)
 
     async def set_blocked(self, key: str, blocked: bool) -> SessionRecord:
         """Block or unblock the client's session for all operators; persisted."""
