@@ -60,7 +60,8 @@ class UserCoBrowseMixin:
                         is_owner=bool(user and record.owner_id == user.id))
         if screen is None or (screen.operators_only and not viewer.joining_operator):
             raise LiveHelpError("unknown_screen", "That screen is not part of this interview.")
-        context = await load_context(record, self.livehelp, self.participant_key)
+        context = await load_context(record, self.livehelp, self.participant_key,
+                                     with_chat_log=interview.reads_chat_log)
         token = current_context.set(context)
         try:
             page = InterviewRun(interview, record, viewer).page(screen)

@@ -69,9 +69,11 @@ class InterviewBase(BaseHandler):
         )
 
     @contextlib.asynccontextmanager
-    async def api_context(self, record: SessionRecord) -> AsyncIterator[None]:
+    async def api_context(self, interview: Interview,
+                          record: SessionRecord) -> AsyncIterator[None]:
         """Let code blocks and templates of this run call the live-help API on `record`."""
-        context = await load_context(record, self.livehelp, self.participant_key)
+        context = await load_context(record, self.livehelp, self.participant_key,
+                                     with_chat_log=interview.reads_chat_log)
         token = current_context.set(context)
         try:
             yield
@@ -109,7 +111,7 @@ class InterviewHandler(InterviewBase):
             record = self.new_record(interview)
         before = fingerprint(record)
         run = InterviewRun(interview, record, self.viewer(record))
-        async with self.api_context(record):
+        async with self.api_context(interview, record):
             page = run.page()
             interview_help = run.render(interview.help, paragraphs=True)
         # Saved when new or when code blocks changed answers or live-help settings.
@@ -132,7 +134,7 @@ class InterviewHandler(InterviewBase):
             self.redirect(self.url(f"interview/{interview.name}"), status=303)
             return
         run = InterviewRun(interview, record, self.viewer(record))
-        async with self.api_context(record):
+        async with self.api_context(interview, record):
             outcome = run.submit(self.form_values())
             interview_help = run.render(interview.help, paragraphs=True)
         if outcome.page is not None:
@@ -157,7 +159,7 @@ class RestartHandler(InterviewBase):
     async def post(self, name: str) -> None:
         interview = self.interview_named(name)
         record = self.new_record(interview)
-        async with self.api_context(record):
+        async with self.api_context(interview, record):
             InterviewRun(interview, record, self.viewer(record)).current_screen()
         await self.save(record, interview)
         self.grant_session(interview.name, record.id)

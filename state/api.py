@@ -39,9 +39,13 @@ def conversation_for(record: SessionRecord, participant: str) -> str:
     return client_key(record.id, participant)
 
 
-async def load_context(record: SessionRecord, livehelp: LiveHelp, participant: str) -> InterviewContext:
-    """Build the context for one interview run (reads the chat log once, off the template path)."""
-    log = await livehelp.store.get_messages(conversation_for(record, participant))
+async def load_context(record: SessionRecord, livehelp: LiveHelp, participant: str,
+                       with_chat_log: bool = True) -> InterviewContext:
+    """Build the context for one interview run; the chat log is read here, once, when
+    the interview uses it (templates and code cannot wait for the store)."""
+    log = []
+    if with_chat_log:
+        log = await livehelp.store.get_messages(conversation_for(record, participant))
     return InterviewContext(record, livehelp, participant, log)
 
 

@@ -100,6 +100,9 @@ class Interview:
     items: list[Item]
     help: str = ""
     multi_user: bool = False
+    # Whether any code or text calls get_chat_log(): only then does a run read the
+    # chat log from the store beforehand.
+    reads_chat_log: bool = False
     screens: dict[str, Screen] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -269,7 +272,8 @@ def parse_interview(name: str, document: Any, source: str = "") -> Interview:
                 raise InterviewError(f"{source}: review row {row.label!r} names unknown "
                                      f"screen {row.screen!r}")
     return Interview(name=name, title=title, items=items,
-                     help=_text(document.get("help"), source, "help"), multi_user=multi_user)
+                     help=_text(document.get("help"), source, "help"), multi_user=multi_user,
+                     reads_chat_log="get_chat_log" in repr(document))
 
 
 def load_interview(path: Path) -> Interview:
