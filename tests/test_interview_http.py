@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 
 import tornado.httpclient
+import tornado.web
 
-from state.store.base import SessionRecord, StoreUnavailable
+from state.store.base import ChatMessage, SessionRecord, StoreUnavailable
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
 
@@ -224,3 +226,27 @@ async def test_failed_submission_saves_nothing(live_server, monkeypatch) -> None
     assert record.progress.get("done", []) == []
     page = await browser.get("interview/fruit")
     assert "Your favourite foods" in text(page)
+
+
+async def test_an_interview_shows_its_chat_log_through_get_chat_log(live_server) -> None:
+    browser = Browser(live_server)
+    record = await live_server.services.store.get_session(
+        session_id(await browser.get("interview/chat_example")))
+    record.answers.update(consent=True, support_types=["Spousal Support"], first_name="Ann",
+                          email="ann@example.com", birth_date="1990-01-01", situation="",
+                          password="")
+    record.live_help = {"availability": "available", "mode": "help",
+                        "partner_roles": ["advocate"]}
+    record.progress["done"] = ["consent", "support", "about-you", "situation", "save-password",
+                              "review"]
+    await live_server.services.store.save_session(record)
+    browser_id = tornado.web.decode_signed_value(
+        live_server.app.settings["cookie_secret"], "lh_browser", browser.cookies["lh_browser"])
+    await live_server.services.store.add_message(ChatMessage(
+        conversation=f"{record.id}|b:{browser_id.decode()}", session_id=record.id,
+        sender_key="u:op", sender_role="operator", text="See you <soon>", client_id="o1",
+        time=datetime(2026, 1, 5, 15, 4, tzinfo=UTC)))
+    page = text(await browser.get("interview/chat_example"))
+    assert "Thank you, Ann" in page
+    assert "Your chat so far has\n1 message; the last one, at\n15:04 UTC" in page
+    assert 'said: "See you &lt;soon&gt;"' in page  # the sandbox escapes what people typed
