@@ -6,9 +6,13 @@ isolated browser profile (one per person in a test).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots the browser tests take for people to look at (git-ignored).
+SCREENS = Path(__file__).parent / "screens"
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",

@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SCREENS, sign_in
 from tests.browser.test_monitor_chat import entries
 
-SCREENS = Path("test-results")
 INTERVIEW = "cobrowse_demo"  # live help on from the first screen; a private field and a password
 PASSWORD = "S3cret-horse-77"
 REFERENCE = "REF-98765"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.async_api import Page, expect
 
-SCREENS = Path("test-results")
+from tests.browser.conftest import SCREENS
 
 
 async def heading(page: Page, text: str) -> None:

@@ -4,13 +4,11 @@ interviewees in their own browser contexts (PRODUCT.md M3–M8, M12, C4–C10, I
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import SCREENS, sign_in
 
-SCREENS = Path("test-results")
 INTERVIEW = "chat_example"  # consent first, then help mode for "advocate" and "family law"
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -137,24 +135,45 @@ async def test_operator_going_unavailable_keeps_the_chat(live_server, new_contex
     await expect(user.locator("#lh-messages .theirs .chat-text")).to_have_text("Yes, still here.")
 
 
-async def test_block_ends_chat_and_unblock_restores(live_server, new_context) -> None:
-    monitor = await open_operator(new_context, live_server)
+async def test_block_by_one_operator_holds_for_all_and_unblock_restores(
+        live_server, new_context) -> None:
+    olga = await open_operator(new_context, live_server)
+    pavel = await open_operator(new_context, live_server, "pavel@example.com", "Pavel")
     user = await open_interviewee(new_context, live_server)
-    await go_available(monitor)  # roles to pick come from active sessions
+    await go_available(olga)  # roles to pick come from active sessions
+    await go_available(pavel)
     await activate(user)
-    entry = entries(monitor).first
-    await entry.get_by_role("button", name="Block").click()
-    await expect(entry.locator(".badge-blocked")).to_be_visible()
-    await expect(entry.locator(".indicator")).to_have_text("off")
+    olga_entry, pavel_entry = entries(olga).first, entries(pavel).first
+    await olga_entry.get_by_role("button", name="Block").click()
+    for entry in (olga_entry, pavel_entry):
+        await expect(entry.locator(".badge-blocked")).to_be_visible()
+        await expect(entry.locator(".indicator")).to_have_text("off")
     await expect(user.locator("#lh-input")).to_be_disabled()
     await expect(user.get_by_role("button", name="Activate chat")).to_be_disabled()
     await expect(user.locator("#lh-partners")).to_contain_text("blocked")
 
-    await entry.get_by_role("button", name="Unblock").click()
-    await expect(entry.locator(".badge-blocked")).to_be_hidden()
+    await pavel_entry.get_by_role("button", name="Unblock").click()
+    await expect(olga_entry.locator(".badge-blocked")).to_be_hidden()
     await expect(user.get_by_role("button", name="Activate chat")).to_be_enabled()
     await activate(user)
-    await expect(entry.locator(".indicator")).to_have_text("on")
+    await expect(olga_entry.locator(".indicator")).to_have_text("on")
+    await expect(pavel_entry.locator(".indicator")).to_have_text("on")
+
+
+async def test_operator_signing_off_greys_the_icon_and_keeps_the_log(
+        live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    user = await open_interviewee(new_context, live_server)
+    await go_available(monitor)
+    await activate(user)
+    await user_says(user, "Thanks for your help")
+    await expect(entries(monitor).first.locator(".chat-text")).to_have_text("Thanks for your help")
+    icon = user.locator("#lh-chat-icon")
+    await expect(icon).to_have_attribute("aria-label", re.compile("operator available"))
+    await monitor.get_by_role("button", name="Sign out").click()
+    await expect(icon).to_have_attribute("aria-label", "Live chat: no one available")
+    await icon.click()
+    await expect(user.locator("#lh-messages .mine .chat-text")).to_have_text("Thanks for your help")
 
 
 async def test_closed_tab_shows_offline(live_server, new_context) -> None:
