@@ -1,9 +1,8 @@
 """`/metrics`: Prometheus text format for the live-help server.
 
 Figures: sessions (clients listed on the Monitor), operators online, conversations,
-messages stored, event-loop lag and store latency. Every figure is computed when
-scraped from the model and the store, so the registry is built per request (a
-fresh `CollectorRegistry`, never the process-global one: tests build many apps).
+messages stored, event-loop lag and store latency. The model and store figures are
+computed when scraped; the histograms live in the application's own registry.
 
 Event-loop lag comes from `LoopLagSampler`, one per application, which wakes up
 every `LAG_SAMPLE_SECONDS` and records how late it woke. It starts on the first
@@ -17,7 +16,6 @@ Access: admins always; anyone connecting from the loopback interface when
 from __future__ import annotations
 
 import asyncio
-import bisect
 import ipaddress
 import time
 import weakref
@@ -26,8 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import tornado.web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from handlers.base import JsonHandler
@@ -47,35 +45,17 @@ SETTINGS_KEY = "metrics_state"
 FORWARDING_HEADERS = ("X-Forwarded-For", "X-Real-Ip", "Forwarded")
 
 
-class Buckets:
-    """A cumulative histogram kept by hand (prometheus_client's needs a registry)."""
-
-    def __init__(self, bounds: tuple[float, ...]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.total += value
-
-    def family(self, name: str, documentation: str) -> HistogramMetricFamily:
-        cumulative, running = [], 0
-        for bound, count in zip((*self.bounds, float("inf")), self.counts):
-            running += count
-            cumulative.append(("+Inf" if bound == float("inf") else repr(bound), running))
-        return HistogramMetricFamily(name, documentation, buckets=cumulative, sum_value=self.total)
-
-
 class LoopLagSampler:
     """Measures how late the event loop runs a callback scheduled `interval` ahead."""
 
-    def __init__(self, interval: float = LAG_SAMPLE_SECONDS,
-                 window: float = LAG_WINDOW_SECONDS) -> None:
+    def __init__(self, interval: float = LAG_SAMPLE_SECONDS, window: float = LAG_WINDOW_SECONDS,
+                 registry: CollectorRegistry | None = None) -> None:
         self.interval = interval
         self.window = window
         self.recent: deque[tuple[float, float]] = deque()  # (when, lag)
-        self.histogram = Buckets(LAG_BUCKETS)
+        self.histogram = Histogram(
+            "livehelp_event_loop_lag_seconds", "How late the event loop ran a timer.",
+            buckets=LAG_BUCKETS, registry=registry or CollectorRegistry())
         self._handle: asyncio.TimerHandle | None = None
         self._expected = 0.0
 
@@ -114,12 +94,18 @@ class LoopLagSampler:
 
 
 class MetricsState:
-    """What the metrics keep between scrapes for one application."""
+    """One application's metrics: its own registry (never the process-global one:
+    tests build many apps), the lag sampler, store latency, and the figures of the
+    scrape in progress, which the collector reads."""
 
     def __init__(self) -> None:
-        self.lag = LoopLagSampler()
-        self.store_latency = Buckets(STORE_BUCKETS)
-        self.store_errors = 0
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.lag = LoopLagSampler(registry=self.registry)
+        self.store_latency = Histogram(
+            "livehelp_store_latency_seconds", "Round trips of the store queries made by scrapes.",
+            buckets=STORE_BUCKETS, registry=self.registry)
+        self.figures: dict[str, Any] = {}
+        self.registry.register(LiveHelpCollector(self))
 
 
 def metrics_state(app: tornado.web.Application) -> MetricsState:
@@ -145,13 +131,13 @@ def stop_loop_lag_sampler(app: tornado.web.Application) -> None:
 
 
 class LiveHelpCollector:
-    """Collects the figures of one scrape; values are gathered by the handler first."""
+    """Yields the figures of the scrape in progress (gathered by the handler first)."""
 
-    def __init__(self, figures: dict[str, Any], state: MetricsState) -> None:
-        self.figures = figures
+    def __init__(self, state: MetricsState) -> None:
         self.state = state
 
     def collect(self) -> Iterator[Metric]:
+        figures = self.state.figures
         gauges = {
             "sessions": "Interviewee clients listed on the Monitor.",
             "clients": "Interviewee clients known to the server (listed, hidden or offline).",
@@ -162,9 +148,8 @@ class LiveHelpCollector:
             "messages_stored": "Chat messages in the store.",
         }
         for name, documentation in gauges.items():
-            if self.figures.get(name) is not None:
-                yield GaugeMetricFamily(f"livehelp_{name}", documentation,
-                                        value=self.figures[name])
+            if figures.get(name) is not None:
+                yield GaugeMetricFamily(f"livehelp_{name}", documentation, value=figures[name])
         lag = GaugeMetricFamily(
             "livehelp_event_loop_lag_recent_seconds",
             f"Event-loop lag quantiles over the last {LAG_WINDOW_SECONDS:g} s.",
@@ -172,15 +157,11 @@ class LiveHelpCollector:
         for quantile, value in self.state.lag.quantiles().items():
             lag.add_metric([repr(quantile)], value)
         yield lag
-        yield self.state.lag.histogram.family(
-            "livehelp_event_loop_lag_seconds", "How late the event loop ran a timer.")
         yield GaugeMetricFamily("livehelp_store_latency_last_seconds",
                                 "Round trip of the store query made by this scrape.",
-                                value=self.figures["store_latency"])
-        yield self.state.store_latency.family(
-            "livehelp_store_latency_seconds", "Round trips of the store queries made by scrapes.")
+                                value=figures["store_latency"])
         yield GaugeMetricFamily("livehelp_store_up", "1 when the store answered this scrape.",
-                                value=0 if self.figures["messages_stored"] is None else 1)
+                                value=0 if figures["messages_stored"] is None else 1)
 
 
 def is_loopback(address: str) -> bool:
@@ -219,14 +200,12 @@ class MetricsHandler(JsonHandler):
             figures["messages_stored"] = await self.store.count_messages()
         except StoreError:  # the store being down is itself a figure worth reporting
             figures["messages_stored"] = None
-            state.store_errors += 1
         figures["store_latency"] = time.perf_counter() - started
         state.store_latency.observe(figures["store_latency"])
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(LiveHelpCollector(figures, state))
+        state.figures = figures  # no await between here and the exposition below
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
-        self.finish(generate_latest(registry))
+        self.finish(generate_latest(state.registry))
 
     def model_figures(self) -> dict[str, Any]:
         livehelp = self.livehelp
