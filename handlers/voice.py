@@ -64,6 +64,7 @@ class VoiceHandler(BaseHandler):
         self.current_user = None
         if not self.config.twilio.voice:
             raise tornado.web.HTTPError(404)
+        self.params = self.form()
         if not self.signature_valid():
             log.warning("refused a voice webhook with a missing or bad Twilio signature")
             raise tornado.web.HTTPError(403)
@@ -82,10 +83,10 @@ class VoiceHandler(BaseHandler):
         algorithm = get_signature_algorithm(
             self.request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
         validator = RequestValidator(self.config.twilio.auth_token)
-        return validator.validate(url, self.form(), signature, algorithm)
+        return validator.validate(url, self.params, signature, algorithm)
 
     def field(self, name: str) -> str:
-        values = self.form().get(name)
+        values = self.params.get(name)
         return values[-1] if values else ""
 
     def write_error(self, status_code: int, **kwargs) -> None:
@@ -107,9 +108,10 @@ class VoiceHandler(BaseHandler):
         response.hangup()
         return response
 
-    def refuse_caller(self) -> None:
+    def hang_up(self, text: str) -> None:
+        """Say `text`, then end the call."""
         response = VoiceResponse()
-        response.say(CALLER_REFUSED)
+        response.say(text)
         response.hangup()
         self.send_twiml(response)
 
@@ -119,7 +121,7 @@ class IncomingCallHandler(VoiceHandler):
 
     async def post(self) -> None:
         if self.codes.limiter.refused(self.field("From")):
-            self.refuse_caller()
+            self.hang_up(CALLER_REFUSED)
             return
         self.send_twiml(self.ask_for_code(VoiceResponse(), attempt=1))
 
@@ -130,7 +132,7 @@ class CodeHandler(VoiceHandler):
     async def post(self) -> None:
         caller = self.field("From")
         if self.codes.limiter.refused(caller):
-            self.refuse_caller()
+            self.hang_up(CALLER_REFUSED)
             return
         attempt = self.attempt()
         digits = self.field("Digits").strip()
@@ -143,16 +145,13 @@ class CodeHandler(VoiceHandler):
         access = self.codes.use(digits)
         if access is None:
             if self.codes.limiter.record_failure(caller):
-                self.refuse_caller()
+                self.hang_up(CALLER_REFUSED)
                 return
             self.try_again(NOT_VALID, attempt)
             return
         number = self.codes.operator_number(access)
         if number is None:  # the operator cleared their phone after switching forwarding on
-            response = VoiceResponse()
-            response.say(OPERATOR_UNREACHABLE)
-            response.hangup()
-            self.send_twiml(response)
+            self.hang_up(OPERATOR_UNREACHABLE)
             return
         await self.audit(access.session_id, access.operator_id, caller)
         response = VoiceResponse()
@@ -172,14 +171,12 @@ class CodeHandler(VoiceHandler):
             return 1
 
     def try_again(self, reason: str, attempt: int) -> None:
-        response = VoiceResponse()
         if attempt >= MAX_TRIES_PER_CALL:
-            response.say(f"{reason} {TOO_MANY_TRIES}")
-            response.hangup()
-        else:
-            response.say(reason)
-            self.ask_for_code(response, attempt + 1)
-        self.send_twiml(response)
+            self.hang_up(f"{reason} {TOO_MANY_TRIES}")
+            return
+        response = VoiceResponse()
+        response.say(reason)
+        self.send_twiml(self.ask_for_code(response, attempt + 1))
 
     async def audit(self, session_id: str, operator_id: str, caller: str) -> None:
         """Record the call; a store outage must not drop a caller who had the right code."""
@@ -190,7 +187,7 @@ class CodeHandler(VoiceHandler):
             detail=f"call {self.field('CallSid')} from {caller or 'an unknown number'}",
         )
         try:
-            await self.livehelp.store.add_audit(entry)
+            await self.store.add_audit(entry)
         except StoreError:
             log.exception("could not record the phone call in the audit log")
 

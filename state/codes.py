@@ -12,6 +12,7 @@ periodic job, and the clock is injectable so tests never sleep.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from collections import deque
@@ -116,6 +117,7 @@ class CallerLimiter:
                 del self._failures[caller]
 
 
+@functools.cache  # the central number, formatted for every state message sent
 def format_for_people(number: str) -> str:
     """"+12762410114" -> "+1 276-241-0114" (international format); unparseable: as given."""
     try:
