@@ -21,6 +21,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def to_millis(moment: datetime) -> datetime:
+    """The moment as every store gives it back: UTC, millisecond precision (what
+    BSON dates keep), so both stores return equal values. Naive times mean UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def new_id() -> str:
     """An unguessable identifier (128 bits from `secrets`)."""
     return secrets.token_urlsafe(16)

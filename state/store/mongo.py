@@ -28,6 +28,7 @@ from state.store.base import (
     Store,
     StoreUnavailable,
     User,
+    to_millis,
     utcnow,
 )
 from state.store.group_commit import GroupCommit
@@ -47,14 +48,6 @@ def _unavailable_on_connection_failure() -> Iterator[None]:
         yield
     except ConnectionFailure as exc:
         raise StoreUnavailable(f"MongoDB unreachable: {exc}") from exc
-
-
-def to_millis(moment: datetime) -> datetime:
-    """The moment as MongoDB keeps it: UTC, millisecond precision (BSON dates)."""
-    if moment.tzinfo is None:  # naive times in this code base mean UTC
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _utc(moment: datetime) -> datetime:

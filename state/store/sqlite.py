@@ -30,6 +30,7 @@ from state.store.base import (
     Store,
     StoreUnavailable,
     User,
+    to_millis,
     utcnow,
 )
 from state.store.group_commit import GroupCommit
@@ -102,11 +103,6 @@ def to_text(moment: datetime) -> str:
 
 def from_text(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def to_millis(moment: datetime) -> datetime:
-    """The moment as the store will give it back (UTC, millisecond precision)."""
-    return from_text(to_text(moment))
 
 
 def _user(row: sqlite3.Row) -> User:
