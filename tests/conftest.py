@@ -6,6 +6,7 @@ fixtures in tests/browser/conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,18 +98,25 @@ async def receive(ws: tornado.websocket.WebSocketClientConnection, type_: str | 
             return message
 
 
-@pytest.fixture
-async def live_server(config: Config) -> AsyncIterator[LiveServer]:
-    """The whole app on a free port with a fresh SQLite store in a temp dir; stopped after."""
-    services = livehelp_server.make_services(config)
+@contextlib.asynccontextmanager
+async def serving(services: livehelp_server.Services) -> AsyncIterator[LiveServer]:
+    """Start `services` and serve their app on a free port until the block ends."""
     await services.start()
     app = livehelp_server.make_app(services)
-    http = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
+    http = tornado.httpserver.HTTPServer(
+        app, xheaders=services.config.behind_https_load_balancer)
     # Port 0 lets the kernel pick a free port atomically (no race between parallel runs).
-    sockets = tornado.netutil.bind_sockets(config.port, "127.0.0.1")
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
     http.add_sockets(sockets)
     try:
         yield LiveServer(services, app, sockets[0].getsockname()[1])
     finally:
         http.stop()
         await services.stop()
+
+
+@pytest.fixture
+async def live_server(config: Config) -> AsyncIterator[LiveServer]:
+    """The whole app on a free port with a fresh SQLite store in a temp dir; stopped after."""
+    async with serving(livehelp_server.make_services(config)) as server:
+        yield server

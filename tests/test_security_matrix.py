@@ -30,7 +30,7 @@ from handlers.monitor_socket import MonitorSocket
 from handlers.user_socket import UserSocket
 from state.config import Config, TwilioConfig
 from state.store.base import SessionRecord, new_id
-from tests.conftest import LiveServer, receive
+from tests.conftest import LiveServer, receive, serving
 
 PERSONAS = ("anonymous", "interviewee", "other", "advocate", "admin")
 OK, LOGIN, FORBIDDEN = "ok", "login", "forbidden"  # LOGIN and FORBIDDEN are denials
@@ -98,16 +98,6 @@ class Matrix:
         return template.format(**self.ids)
 
 
-async def start_server(config: Config) -> tuple[LiveServer, object, livehelp_server.Services]:
-    services = livehelp_server.make_services(config)
-    await services.start()
-    app = livehelp_server.make_app(services)
-    http = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    http.add_sockets(sockets)
-    return LiveServer(services, app, sockets[0].getsockname()[1]), http, services
-
-
 @pytest.fixture(scope="module")
 async def matrix(tmp_path_factory) -> AsyncIterator[Matrix]:
     """One server for the whole matrix (registration on, metrics not localhost-only,
@@ -115,13 +105,18 @@ async def matrix(tmp_path_factory) -> AsyncIterator[Matrix]:
     config = Config(data_dir=tmp_path_factory.mktemp("matrix"), port=0, allow_registration=True,
                     metrics_localhost_only=False,
                     twilio=TwilioConfig(voice=True, auth_token=TOKEN, number="+12762410114"))
-    server, http, services = await start_server(config)
+    async with serving(livehelp_server.make_services(config)) as server:
+        yield await matrix_on(server)
+
+
+async def matrix_on(server: LiveServer) -> Matrix:
+    """The sessions, accounts and persona cookies of the matrix, on `server`."""
     live = {"availability": "available", "mode": "help", "partner_roles": ["advocate"]}
     records = {name: SessionRecord(id=new_id(), interview=interview, live_help=dict(live))
                for name, interview in (("single", INTERVIEW), ("other", INTERVIEW),
                                        ("multi", SHARED_INTERVIEW))}
     for record in records.values():
-        await services.store.save_session(record)
+        await server.services.store.save_session(record)
     user = await server.add_user("user@example.org", ("user",))
     advocate = await server.add_user("advocate@example.org", ("advocate",))
     admin = await server.add_user("admin@example.org", ("admin",))
@@ -137,11 +132,7 @@ async def matrix(tmp_path_factory) -> AsyncIterator[Matrix]:
         "advocate": server.user_cookie(advocate),
         "admin": server.user_cookie(admin),
     }
-    try:
-        yield Matrix(server, cookies, {name: r.id for name, r in records.items()})
-    finally:
-        http.stop()
-        await services.stop()
+    return Matrix(server, cookies, {name: r.id for name, r in records.items()})
 
 
 async def xsrf_token(server: LiveServer) -> str:
@@ -301,14 +292,10 @@ async def test_cookies_are_httponly_and_samesite_lax(live_server: LiveServer) ->
 
 async def test_cookies_are_secure_behind_an_https_load_balancer(tmp_path) -> None:
     config = Config(behind_https_load_balancer=True, port=0, data_dir=tmp_path / "data")
-    server, http, services = await start_server(config)
-    try:
+    async with serving(livehelp_server.make_services(config)) as server:
         for name, header in (await issued_cookies(server, {"X-Forwarded-Proto": "https"})).items():
             flags = {part.strip() for part in header.split(";")}
             assert name == "_xsrf" or {"secure", "httponly", "samesite=lax"} <= flags, name
-    finally:
-        http.stop()
-        await services.stop()
 
 
 # XSRF --------------------------------------------------------------------------------

@@ -15,8 +15,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import tornado.httpserver
-import tornado.netutil
 import yaml
 from playwright.async_api import Page, expect
 
@@ -32,7 +30,7 @@ from tests.browser.test_monitor_chat import (
     open_operator,
     user_says,
 )
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, serving
 
 PAYLOADS = [
     '<script>window.__xss=1;alert("script")</script>',
@@ -75,16 +73,8 @@ async def live_server(config: Config, tmp_path: Path) -> AsyncIterator[LiveServe
     }), encoding="utf-8")
     services = livehelp_server.make_services(config)
     services.interviews = InterviewLibrary(folder)
-    await services.start()
-    app = livehelp_server.make_app(services)
-    http = tornado.httpserver.HTTPServer(app)
-    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
-    http.add_sockets(sockets)
-    try:
-        yield LiveServer(services, app, sockets[0].getsockname()[1])
-    finally:
-        http.stop()
-        await services.stop()
+    async with serving(services) as server:
+        yield server
 
 
 class Watch:
