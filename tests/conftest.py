@@ -24,6 +24,7 @@ import server as livehelp_server
 from state import accounts
 from state.config import Config
 from state.store.base import User
+from state.store.sqlite import SQLiteStore
 from tests.fixtures_mongo import mongo_uri  # noqa: F401  (fixture)
 from tests.frames import next_message
 
@@ -33,6 +34,15 @@ def config(tmp_path: Path) -> Config:
     """A default Config whose data directory is a fresh temp dir and whose port is 0 (any
     free one); tests may change it before asking for `live_server`."""
     return Config(data_dir=tmp_path / "data", port=0)
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    """A fresh SQLite store in a temp dir, open for the test and closed after."""
+    store = SQLiteStore(tmp_path / "test.sqlite3")
+    await store.open()
+    yield store
+    await store.close()
 
 
 @dataclass

@@ -9,17 +9,13 @@ import pytest
 from state import api
 from state.errors import InterviewContextError
 from state.store.base import ChatMessage
-from state.store.sqlite import SQLiteStore
 from tests.model_helpers import live_record, make_model, make_user
 
 
 @pytest.fixture
-async def model(tmp_path):
-    store = SQLiteStore(tmp_path / "api.sqlite3")
-    await store.open()
+def model(store):
     model, _ = make_model(store)
-    yield model
-    await store.close()
+    return model
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from state.hub import Hub
 from state.live_records import Client
 from state.livehelp import LiveHelp
 from state.store.base import SessionRecord, User, new_id
-from state.store.sqlite import SQLiteStore
 
 CENTRAL = "+12762410114"
 OPERATOR_PHONE = "+14155552671"
@@ -71,14 +70,6 @@ class World:
         inbox = Inbox()
         self.livehelp.hub.subscribe(channel, inbox)
         return inbox
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(tmp_path / "codes.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 @pytest.fixture

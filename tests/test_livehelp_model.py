@@ -5,16 +5,7 @@ from __future__ import annotations
 import pytest
 
 from state.errors import LiveHelpError
-from state.store.sqlite import SQLiteStore
 from tests.model_helpers import Inbox, live_record, make_model, make_user
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SQLiteStore(tmp_path / "model.sqlite3")
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def operator(model, email="op@example.com", roles=("advocate",), available=True):
