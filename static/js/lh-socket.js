@@ -192,32 +192,31 @@ function timeText(iso) {
  * Draw `log` into the list element `list`. `isMine(item)` says which side a
  * message goes; `classify(item)` may add a class. Text goes in with textContent only.
  */
+/** A new element; `text` goes in as text, never as markup. */
+export function make(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
 export function renderChat(list, log, isMine, classify = () => "") {
   const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const fragment = document.createDocumentFragment();
   for (const item of log.items()) {
     const mine = item.pending || isMine(item);
-    const li = document.createElement("li");
-    li.className = `chat-message ${mine ? "mine" : "theirs"} ${classify(item)}`.trim();
+    const li = make("li", `chat-message ${mine ? "mine" : "theirs"} ${classify(item)}`.trim());
     if (item.seq) li.dataset.seq = String(item.seq);
-    const meta = document.createElement("span");
-    meta.className = "chat-meta";
-    const who = document.createElement("span");
-    who.className = "chat-name";
-    who.textContent = mine ? "You" : (item.name || (item.role === "operator" ? "Operator" : "User"));
-    const when = document.createElement("time");
+    const who = make("span", "chat-name",
+      mine ? "You" : (item.name || (item.role === "operator" ? "Operator" : "User")));
+    const when = make("time", "", timeText(item.time));
     when.dateTime = item.time || "";
-    when.textContent = timeText(item.time);
+    const meta = make("span", "chat-meta");
     meta.append(who, " ", when);
-    const text = document.createElement("span");
-    text.className = "chat-text";
-    text.textContent = item.text;
-    li.append(meta, text);
+    li.append(meta, make("span", "chat-text", item.text));
     if (item.pending) {
-      const state = document.createElement("span");
-      state.className = item.failed ? "chat-state failed" : "chat-state";
-      state.textContent = item.failed ? `Not sent: ${item.failed}` : (item.acked ? "sent" : "sending…");
-      li.append(state);
+      li.append(make("span", item.failed ? "chat-state failed" : "chat-state",
+        item.failed ? `Not sent: ${item.failed}` : (item.acked ? "sent" : "sending…")));
     }
     fragment.append(li);
   }

@@ -2,7 +2,7 @@
 // buttons (Observe, Join, Block/Unblock, phone) and the chat area.
 // Everything that came from a person goes in with textContent.
 
-import { pageUrl, renderChat, typingNotifier } from "./lh-socket.js";
+import { make, pageUrl, renderChat, typingNotifier } from "./lh-socket.js";
 
 const STATUS_WORDS = {
   waiting: "waiting",
@@ -13,13 +13,6 @@ const STATUS_WORDS = {
 };
 // Typing indicators vanish on their own if the "stopped" frame never comes.
 const TYPING_TIMEOUT_MS = 6000;
-
-function make(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
 
 let entryCounter = 0;
 

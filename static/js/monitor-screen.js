@@ -2,17 +2,12 @@
 // description (state/screen_view.py). All text goes in with textContent; inputs
 // start disabled and are enabled only while this operator controls the screen.
 
+import { make } from "./lh-socket.js";
+
 // What a private field shows in place of its value; the value itself never arrives.
 export const PRIVATE_MASK = "••••••";
 
 let viewCounter = 0;
-
-function make(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
 
 function choiceField(field, prefix, changed) {
   const set = make("fieldset");
