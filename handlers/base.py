@@ -6,16 +6,19 @@ Everything the handlers share comes from `self.settings`, built once by
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import tornado.web
 
+from state.api import current_context, load_context
 from state.config import Config
-from state.store.base import Store, StoreUnavailable, User, new_id
+from state.interviews import Interview, Viewer
+from state.store.base import SessionRecord, Store, StoreUnavailable, User, new_id
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,28 @@ class BaseHandler(tornado.web.RequestHandler):
 
     def may_use_session(self, session_id: str) -> bool:
         return session_id in self.session_grants().values()
+
+    # interview runs ------------------------------------------------------------
+    def viewer(self, record: SessionRecord) -> Viewer:
+        """Who is looking at `record` from this browser."""
+        user = self.current_user
+        return Viewer(
+            participant=self.participant_key,
+            is_operator=bool(user and user.is_operator),
+            is_owner=bool(user and record.owner_id == user.id),
+        )
+
+    @contextlib.asynccontextmanager
+    async def api_context(self, interview: Interview,
+                          record: SessionRecord) -> AsyncIterator[None]:
+        """Let code blocks and templates of this run call the live-help API on `record`."""
+        context = await load_context(record, self.livehelp, self.participant_key,
+                                     with_chat_log=interview.reads_chat_log)
+        token = current_context.set(context)
+        try:
+            yield
+        finally:
+            current_context.reset(token)
 
     # rendering ------------------------------------------------------------
     def template_context(self) -> dict[str, Any]:

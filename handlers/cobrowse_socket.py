@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.socket_base import FieldError, text_field
-from state.api import current_context, load_context
 from state.cobrowse import CoBrowse, observe_channel
 from state.errors import LiveHelpError
-from state.interview_runner import END_SCREEN, InterviewRun, InterviewRuntimeError, Viewer
+from state.interview_runner import END_SCREEN, InterviewRun, InterviewRuntimeError
 from state.screen_view import ScreenView, describe_page
 from state.store.base import new_id
 
@@ -54,21 +53,14 @@ class UserCoBrowseMixin:
         if interview is None:
             raise LiveHelpError("unknown_session", "That session no longer exists.")
         screen = END_SCREEN if screen_id == END_SCREEN.id else interview.screens.get(screen_id)
-        user = self.current_user
-        viewer = Viewer(participant=self.participant_key,
-                        is_operator=bool(user and user.is_operator),
-                        is_owner=bool(user and record.owner_id == user.id))
+        viewer = self.viewer(record)
         if screen is None or (screen.operators_only and not viewer.joining_operator):
             raise LiveHelpError("unknown_screen", "That screen is not part of this interview.")
-        context = await load_context(record, self.livehelp, self.participant_key,
-                                     with_chat_log=interview.reads_chat_log)
-        token = current_context.set(context)
-        try:
-            page = InterviewRun(interview, record, viewer).page(screen)
-        except InterviewRuntimeError:
-            raise LiveHelpError("screen_failed", "That screen could not be shown.") from None
-        finally:
-            current_context.reset(token)
+        async with self.api_context(interview, record):
+            try:
+                page = InterviewRun(interview, record, viewer).page(screen)
+            except InterviewRuntimeError:
+                raise LiveHelpError("screen_failed", "That screen could not be shown.") from None
         return describe_page(page)
 
     def cobrowse_closed(self) -> None:

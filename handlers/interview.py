@@ -7,15 +7,12 @@ save, and tell the live-help model the session changed.
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
 
 import tornado.web
 
 from handlers.base import BaseHandler
-from state.api import current_context, load_context
-from state.interviews import Interview, InterviewRun, Page, Viewer
+from state.interviews import Interview, InterviewRun, Page
 from state.live_records import client_key
 from state.store.base import AuditEntry, SessionRecord, new_id
 
@@ -59,26 +56,6 @@ class InterviewBase(BaseHandler):
     def new_record(self, interview: Interview) -> SessionRecord:
         owner = self.current_user.id if self.current_user else None
         return SessionRecord(id=new_id(), interview=interview.name, owner_id=owner)
-
-    def viewer(self, record: SessionRecord) -> Viewer:
-        user = self.current_user
-        return Viewer(
-            participant=self.participant_key,
-            is_operator=bool(user and user.is_operator),
-            is_owner=bool(user and record.owner_id == user.id),
-        )
-
-    @contextlib.asynccontextmanager
-    async def api_context(self, interview: Interview,
-                          record: SessionRecord) -> AsyncIterator[None]:
-        """Let code blocks and templates of this run call the live-help API on `record`."""
-        context = await load_context(record, self.livehelp, self.participant_key,
-                                     with_chat_log=interview.reads_chat_log)
-        token = current_context.set(context)
-        try:
-            yield
-        finally:
-            current_context.reset(token)
 
     async def save(self, record: SessionRecord, interview: Interview) -> None:
         """Store first; only a stored change reaches the live-help model (never half-written)."""
