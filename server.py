@@ -27,6 +27,7 @@ from state.interviews import InterviewLibrary
 from state.livehelp import LiveHelp
 from state.store import make_store
 from state.store.base import Store
+from state.throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("livehelp")
@@ -43,6 +44,10 @@ class Services:
     codes: AccessCodes
     interviews: InterviewLibrary
     cobrowse: CoBrowse
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    # Serialises privilege changes so two admins demoting each other at once cannot
+    # both pass the "last admin" check.
+    account_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _timers: list[tornado.ioloop.PeriodicCallback] = field(default_factory=list)
 
     def periodic_jobs(self) -> dict[str, tuple]:
@@ -131,6 +136,8 @@ def make_app(services: Services) -> tornado.web.Application:
         interviews=services.interviews,
         cobrowse=services.cobrowse,
         services=services,
+        login_throttle=services.login_throttle,
+        account_lock=services.account_lock,
         jinja=jinja,
         cookie_secret=cookie_secret(config.data_dir),
         xsrf_cookies=True,

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import tornado.web
 
 from handlers.base import BaseHandler, admin_required
 from state import accounts
 from state.store.base import PRIVILEGES
 
-ACCOUNT_LOCK_SETTING = "account_change_lock"
 AUDIT_PAGE_SIZE = 500
-
-
-def account_lock(application: tornado.web.Application) -> asyncio.Lock:
-    """Serialises privilege changes so two admins demoting each other at once
-    cannot both pass the "last admin" check."""
-    return application.settings.setdefault(ACCOUNT_LOCK_SETTING, asyncio.Lock())
 
 
 class UsersHandler(BaseHandler):
@@ -48,7 +39,7 @@ class UsersHandler(BaseHandler):
 
     async def set_privilege(self) -> None:
         privilege = self.get_body_argument("privilege", "")
-        async with account_lock(self.application):
+        async with self.settings["account_lock"]:
             user = await self.store.get_user(self.get_body_argument("user_id", ""))
             if user is None:
                 return await self.show(error="That account no longer exists.")

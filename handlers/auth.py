@@ -16,12 +16,6 @@ from state import accounts
 from state.throttle import LoginThrottle
 
 WRONG_CREDENTIALS = "Email or password is incorrect."
-THROTTLE_SETTING = "login_throttle"
-
-
-def login_throttle(application: tornado.web.Application) -> LoginThrottle:
-    """The application's throttle, made on first use (one per app, so tests start fresh)."""
-    return application.settings.setdefault(THROTTLE_SETTING, LoginThrottle())
 
 
 def safe_next(handler: BaseHandler, target: str | None) -> str | None:
@@ -66,7 +60,7 @@ class LoginHandler(BaseHandler):
         email = self.get_body_argument("email", "").strip()
         password = self.get_body_argument("password", "")
         ip = self.request.remote_ip or ""
-        throttle = login_throttle(self.application)
+        throttle: LoginThrottle = self.settings["login_throttle"]
         wait = throttle.retry_after(email, ip)
         if wait > 0:
             self.set_status(429)
