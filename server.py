@@ -135,7 +135,6 @@ def make_app(services: Services) -> tornado.web.Application:
         codes=services.codes,
         interviews=services.interviews,
         cobrowse=services.cobrowse,
-        services=services,
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
         jinja=jinja,
