@@ -53,9 +53,6 @@ class Hub:
             if not callbacks:
                 del self._subscribers[channel]
 
-    def subscriber_count(self, channel: str) -> int:
-        return len(self._subscribers.get(channel, ()))
-
     def publish(self, channel: str, message: dict) -> None:
         callbacks = self._subscribers.get(channel)
         if not callbacks:
