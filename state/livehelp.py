@@ -199,7 +199,15 @@ class LiveHelp(ChatRules, OperatorRules):
 
     # ------------------------------------------------------------------ interviewees
     def apply_record(self, record: SessionRecord, title: str) -> LiveSession:
-        """Bring the session's live-help settings and block flag in line with the store."""
+        """Bring the session's live-help settings and block flag in line with the store,
+        and tell everyone concerned."""
+        session, roles_changed = self._update_session(record, title)
+        self._publish_session_change(session.id, roles_changed)
+        return session
+
+    def _update_session(self, record: SessionRecord, title: str) -> tuple[LiveSession, bool]:
+        """The state change of apply_record(), publishing nothing; True if the roles
+        requested by listed sessions changed."""
         session = self.sessions.get(record.id)
         if session is None:
             session = self.sessions[record.id] = LiveSession(record.id, record.interview, title)
@@ -217,10 +225,12 @@ class LiveHelp(ChatRules, OperatorRules):
         if not session.listed:
             for hook in self.unlisted_hooks:
                 hook(session)
-        self.publish_session(record.id)
-        if self.requested_roles() != was_roles:
+        return session, self.requested_roles() != was_roles
+
+    def _publish_session_change(self, session_id: str, roles_changed: bool) -> None:
+        self.publish_session(session_id)
+        if roles_changed:
             self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
-        return session
 
     def session_changed(self, record: SessionRecord, title: str) -> None:
         """The interview runner saved the session: update it if any browser is connected."""
@@ -230,7 +240,7 @@ class LiveHelp(ChatRules, OperatorRules):
     def client_connected(self, record: SessionRecord, title: str, participant: str,
                          user: User | None) -> Client:
         """An interviewee page opened its socket."""
-        self.apply_record(record, title)
+        _, roles_changed = self._update_session(record, title)
         key = client_key(record.id, participant)
         client = self.clients.get(key)
         if client is None:
@@ -243,7 +253,7 @@ class LiveHelp(ChatRules, OperatorRules):
         self._idle.discard(key)
         client.offline = False
         client.last_seen = self.clock()
-        self.publish_session(record.id)  # peers' counts change too
+        self._publish_session_change(record.id, roles_changed)  # peers' counts change too
         return client
 
     def client_disconnected(self, key: str) -> None:
