@@ -25,6 +25,7 @@ from pathlib import Path
 from common import (
     LiveHelpProcess,
     connect,
+    cpu_seconds,
     lag_figures,
     open_store,
     percentile,
@@ -49,7 +50,7 @@ def shares(total: int, parts: int) -> list[int]:
 
 
 async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path,
-                        mongodb_uri: str = "") -> dict:
+                        mongodb_uri: str = "", store_pid: int | None = None) -> dict:
     store = open_store(database, directory, mongodb_uri)
     await store.open()
     records, users = await seed(store, args.users, args.operators)
@@ -107,10 +108,13 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
                         ack_latency.append(time.perf_counter() - sent[client_id])
                         break
 
-        started = time.perf_counter()
+        pids = [server.pid] + ([store_pid] if store_pid else [])
+        started, before, own_cpu = time.perf_counter(), [cpu_seconds(p) for p in pids], time.process_time()
         await asyncio.gather(*(talk(i, ws, n) for i, (ws, n) in
                                enumerate(zip(sockets, shares(args.messages, args.users)))))
         elapsed = time.perf_counter() - started
+        used = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
+        own_cpu = time.process_time() - own_cpu
         metrics = await scrape_metrics(server)
         await asyncio.sleep(0.5)  # let the last deliveries arrive
         delivery = [delivered[c] - sent[c] for c in sent if c in delivered]
@@ -123,7 +127,8 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
                 "delivery_p50": percentile(delivery, 0.5),
                 "delivery_p99": percentile(delivery, 0.99),
                 "stored": metrics.get("livehelp_messages_stored", float("nan")),
-                "lag": lag_figures(metrics)}
+                "lag": lag_figures(metrics), "server_cpu": used[0], "client_cpu": own_cpu,
+                "store_cpu": used[1] if store_pid else None}
     finally:
         for task in readers:
             task.cancel()
@@ -144,14 +149,16 @@ async def echo_chat(args: argparse.Namespace) -> dict:
                 await ws.read_message()
                 latency.append(time.perf_counter() - begun)
 
-        started = time.perf_counter()
+        started, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(process.pid), time.process_time()
         await asyncio.gather(*(talk(ws, n) for ws, n in
                                zip(sockets, shares(args.messages, args.users))))
         elapsed = time.perf_counter() - started
+        server_cpu, own_cpu = cpu_seconds(process.pid) - server_cpu, time.process_time() - own_cpu
         for ws in sockets:
             ws.close()
         return {"messages": len(latency), "seconds": elapsed, "rate": len(latency) / elapsed,
-                "p50": percentile(latency, 0.5), "p99": percentile(latency, 0.99)}
+                "p50": percentile(latency, 0.5), "p99": percentile(latency, 0.99),
+                "server_cpu": server_cpu, "client_cpu": own_cpu}
     finally:
         stop_process(process)
 
@@ -166,6 +173,15 @@ def report(database: str, live: dict, echo: dict) -> None:
     print(f"[{database}] bare echo: {echo['messages']:,} messages in {echo['seconds']:.1f} s"
           f" = {echo['rate']:,.0f} msgs/s; p50 {echo['p50'] * ms:.1f} ms,"
           f" p99 {echo['p99'] * ms:.1f} ms")
+    for name, run in (("livehelp", live), ("bare echo", echo)):
+        print(f"[{database}] {name} CPU per message: server {run['server_cpu'] / run['messages'] * 1e6:.0f} us"
+              f" ({run['server_cpu'] / run['seconds']:.0%} of a core),"
+              f" load generator {run['client_cpu'] / run['messages'] * 1e6:.0f} us"
+              f" ({run['client_cpu'] / run['seconds']:.0%} of a core)")
+    if live["store_cpu"] is not None:
+        print(f"[{database}] nx-27017 (the MongoDB server) CPU per message:"
+              f" {live['store_cpu'] / live['messages'] * 1e6:.0f} us"
+              f" ({live['store_cpu'] / live['seconds']:.0%} of a core)")
     throughput = ratio(live["rate"], echo["rate"])
     tail = ratio(live["ack_p99"], echo["p99"])
     print(f"[{database}] throughput ratio livehelp/echo: {throughput:.2f}x"
@@ -192,7 +208,8 @@ async def main() -> None:
             if database == "mongodb":
                 nx, uri = start_nx(Path(directory) / "nx")
             try:
-                live = await livehelp_chat(args, database, Path(directory) / "server", uri)
+                live = await livehelp_chat(args, database, Path(directory) / "server", uri,
+                                           nx.pid if nx else None)
             finally:
                 if nx is not None:
                     stop_process(nx)

@@ -16,6 +16,10 @@ from state.store.base import AuditEntry
 # Role names come from interview files; this bounds what an operator page can send.
 MAX_ROLES = 100
 MAX_ROLE_CHARS = 100
+# Under load an operator gets an event for every chat of every session; frames to a
+# Monitor leave at most every 10 ms (one frame carries what came meanwhile). An idle
+# socket still sends at once.
+MONITOR_FLUSH_INTERVAL = 0.01
 
 
 class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
@@ -24,6 +28,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         "block", "unblock", "phone", "history",
     }) | MonitorCoBrowseMixin.cobrowse_types
     operator_id: str | None = None
+    flush_interval = MONITOR_FLUSH_INTERVAL
 
     async def get(self, *args: Any, **kwargs: Any) -> None:
         if self.current_user is None or not self.current_user.is_operator:

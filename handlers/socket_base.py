@@ -7,6 +7,7 @@ the socket stays open unless the client keeps sending garbage.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -62,12 +63,15 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
 
     # Message types this socket accepts; each has a method `on_<type>(message)`.
     message_types: frozenset[str] = frozenset()
+    # Least time between two frames to this socket (seconds); see send().
+    flush_interval = 0.0
 
     def initialize(self) -> None:
         self._bad_frames = 0
         self._subscriptions: list[tuple[str, Any]] = []
         self._nodelay = False
         self._outbox: list[str] = []
+        self._last_flush = 0.0
 
     def check_origin(self, origin: str) -> bool:
         """Only pages served by this server (as the browser sees it) may connect."""
@@ -81,20 +85,28 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
 
     # delivery -------------------------------------------------------------------
     def send(self, message: dict) -> None:
-        """Queue `message`; everything queued during one turn of the event loop leaves
-        in one frame (a JSON array when there are several). Under load an operator
-        gets many events per turn, and one frame costs far less than many."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
-            return
-        self._outbox.append(
-            message.as_json() if isinstance(message, Published) else json.dumps(message))
-        if len(self._outbox) == 1:
-            tornado.ioloop.IOLoop.current().add_callback(self.flush_outbox)
+        """Queue `message`; everything queued during one turn of the event loop (or, for
+        sockets with a `flush_interval`, during that interval) leaves in one frame, a
+        JSON array when there are several: one frame costs far less than many.
+
+        This runs once per subscriber for every published event, so it only appends;
+        a published event is encoded once, when the first socket flushes it."""
+        outbox = self._outbox
+        outbox.append(message if type(message) is Published else json.dumps(message))
+        if len(outbox) == 1:
+            loop = asyncio.get_running_loop()
+            wait = self._last_flush + self.flush_interval - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self.flush_outbox)
+            else:
+                loop.call_soon(self.flush_outbox)
 
     def flush_outbox(self) -> None:
-        texts, self._outbox = self._outbox, []
-        if not texts or self.ws_connection is None or self.ws_connection.is_closing():
+        items, self._outbox = self._outbox, []
+        self._last_flush = asyncio.get_running_loop().time()
+        if not items or self.ws_connection is None or self.ws_connection.is_closing():
             return
+        texts = [item if type(item) is str else item.as_json() for item in items]
         if not self._nodelay:
             # A chat is answered by two frames (the chat event, then the ack). With
             # Nagle on, the second waits for the client's delayed TCP ack: 40 ms per

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError
 
@@ -91,6 +91,7 @@ class MongoStore(Store):
         self._client: AsyncMongoClient | None = None
         self._database: AsyncDatabase | None = None
         self._messages = GroupCommit(self._write_messages)
+        self._last_seq: dict[str, int] = {}
 
     @property
     def _db(self) -> AsyncDatabase:
@@ -101,6 +102,7 @@ class MongoStore(Store):
     async def open(self) -> None:
         if self._client is not None:
             return
+        self._last_seq.clear()  # another process may have written while we were closed
         client: AsyncMongoClient = AsyncMongoClient(
             self.uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=True)
         database = client[self.database_name]
@@ -112,7 +114,7 @@ class MongoStore(Store):
                     [("conversation", ASCENDING), ("sender_key", ASCENDING),
                      ("client_id", ASCENDING)], unique=True)
                 await database.messages.create_index(
-                    [("conversation", ASCENDING), ("seq", ASCENDING)])
+                    [("conversation", ASCENDING), ("seq", ASCENDING)], unique=True)
                 await database.sessions.create_index("updated")
                 await database.audit.create_index("time")
         except BaseException:
@@ -204,46 +206,60 @@ class MongoStore(Store):
     # -- chat -------------------------------------------------------------------
 
     async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
-        """Written by group commit: a batch costs one lookup, one counter `$inc` per
-        conversation and one insert_many, however many messages it holds."""
+        """Written by group commit: a batch costs one lookup for resent messages and one
+        insert_many, however many messages and conversations it holds."""
         return await self._messages.submit(message)
+
+    async def _next_seq(self, conversation: str) -> int:
+        """The conversation's next seq. `_last_seq` caches each conversation's highest:
+        one process writes chat, so after the first lookup it is exact; should another
+        writer slip in, the unique (conversation, seq) index refuses the batch."""
+        seq = self._last_seq.get(conversation)
+        if seq is None:
+            latest = await self._db.messages.find_one(
+                {"conversation": conversation}, {"seq": 1}, sort=[("seq", DESCENDING)])
+            seq = int(latest["seq"]) if latest else 0
+        self._last_seq[conversation] = seq + 1
+        return seq + 1
 
     async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
         def identity(message: ChatMessage) -> tuple[str, str, str]:
             return message.conversation, message.sender_key, message.client_id
 
+        wanted = {identity(message) for message in batch}
+        stored: dict[tuple, ChatMessage] = {}
+        new: set[tuple] = set()
         with _unavailable_on_connection_failure():
-            # Resent messages (a page retrying after a lost acknowledgement) are found
-            # here without spending sequence numbers.
-            stored: dict[tuple, ChatMessage] = {}
-            async for document in self._db.messages.find(
-                    {"client_id": {"$in": sorted({m.client_id for m in batch})}}):
-                found = _message(document)
-                stored[identity(found)] = found
-            fresh: dict[str, list[ChatMessage]] = {}
-            for message in batch:
-                if identity(message) not in stored:
-                    stored[identity(message)] = message  # also dedupes within the batch
-                    fresh.setdefault(message.conversation, []).append(message)
-            documents = []
-            for conversation, messages in fresh.items():
-                counter = await self._db.counters.find_one_and_update(
-                    {"_id": conversation}, {"$inc": {"seq": len(messages)}}, upsert=True,
-                    return_document=ReturnDocument.AFTER)
-                first = int(counter["seq"]) - len(messages) + 1
-                for offset, message in enumerate(messages):
-                    numbered = dataclasses.replace(message, seq=first + offset,
-                                                   time=to_millis(message.time))
-                    stored[identity(message)] = numbered
+            try:
+                # Resent messages (a page retrying after a lost acknowledgement) are
+                # found here without spending sequence numbers.
+                async for document in self._db.messages.find({
+                        "conversation": {"$in": sorted({key[0] for key in wanted})},
+                        "client_id": {"$in": sorted({key[2] for key in wanted})}}):
+                    found = _message(document)
+                    if identity(found) in wanted:
+                        stored[identity(found)] = found
+                documents = []
+                for message in batch:
+                    key = identity(message)
+                    if key in stored:  # also dedupes within the batch
+                        continue
+                    numbered = dataclasses.replace(
+                        message, seq=await self._next_seq(message.conversation),
+                        time=to_millis(message.time))
+                    stored[key] = numbered
+                    new.add(key)
                     documents.append({name: getattr(numbered, name) for name in _MESSAGE_FIELDS})
-            if documents:
-                try:
+                if documents:
                     await self._db.messages.insert_many(documents)
-                except BulkWriteError as exc:
-                    # Another server process wrote one of these first: nothing here is
-                    # acknowledged; the pages resend and find what was stored.
-                    raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
-        new = {identity(m) for messages in fresh.values() for m in messages}
+            except BulkWriteError as exc:
+                # Another writer stored one of these (or took one of these seqs) first:
+                # nothing here is acknowledged; the pages resend and find what was stored.
+                self._last_seq.clear()
+                raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
+            except BaseException:
+                self._last_seq.clear()  # some seqs may be spent or unknown: ask again
+                raise
         results, answered = [], set()
         for message in batch:
             key = identity(message)
