@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 from pymongo import AsyncMongoClient
 
+from state.store import sqlite as sqlite_store
 from state.store.base import (
     AuditEntry,
     ChatMessage,
@@ -315,6 +317,54 @@ async def test_sqlite_store_that_cannot_open_its_file_is_unavailable(tmp_path: P
     directory.mkdir()
     with pytest.raises(StoreUnavailable):
         await SQLiteStore(directory).open()
+
+
+async def test_sqlite_chat_waits_for_another_writer_without_blocking_the_loop(
+        tmp_path: Path) -> None:
+    """Chat batches are written on the event loop, which must never wait for a lock:
+    while another connection holds the write lock, the batch goes to the store's
+    thread, the loop keeps running, and the message is stored once the lock is free."""
+    path = tmp_path / "livehelp.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await store.add_message(a_message(text="before"))
+        other.execute("BEGIN IMMEDIATE")
+        pending = asyncio.ensure_future(store.add_message(a_message(text="during")))
+        ticks = 0
+        for _ in range(20):  # the loop goes on turning while the write waits
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20 and not pending.done()
+        other.execute("COMMIT")
+        stored, created = await asyncio.wait_for(pending, 5)
+        assert created and stored.seq == 2
+        assert [m.text for m in await store.get_messages("conv-1")] == ["before", "during"]
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_sqlite_write_ahead_log_stays_small_under_steady_chat(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's connection never checkpoints; every CHECKPOINT_MESSAGES messages a
+    batch goes through the store's thread, which does, so the log starts over instead
+    of growing with every message ever written."""
+    monkeypatch.setattr(sqlite_store, "CHECKPOINT_MESSAGES", 100)
+    store = SQLiteStore(tmp_path / "livehelp.sqlite3")
+    await store.open()
+    try:
+        for round_number in range(40):
+            await asyncio.gather(*(store.add_message(
+                a_message(conversation=f"c{number}", text=f"m{round_number} " * 20))
+                for number in range(50)))
+        assert await store.count_messages() == 2000
+        wal = tmp_path / "livehelp.sqlite3-wal"
+        # Without checkpoints it holds all 2,000 messages: about 2.6 MB.
+        assert wal.stat().st_size < 600_000
+    finally:
+        await store.close()
 
 
 async def test_mongo_store_without_a_server_is_unavailable() -> None:
