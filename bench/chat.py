@@ -123,6 +123,7 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
         return {"messages": len(ack_latency), "seconds": elapsed,
                 "rate": len(ack_latency) / elapsed,
                 "ack_p50": percentile(ack_latency, 0.5), "ack_p99": percentile(ack_latency, 0.99),
+                "ack_max": max(ack_latency),
                 "delivered": len(delivery), "every_operator": min(chats_seen),
                 "delivery_p50": percentile(delivery, 0.5),
                 "delivery_p99": percentile(delivery, 0.99),
@@ -158,7 +159,7 @@ async def echo_chat(args: argparse.Namespace) -> dict:
             ws.close()
         return {"messages": len(latency), "seconds": elapsed, "rate": len(latency) / elapsed,
                 "p50": percentile(latency, 0.5), "p99": percentile(latency, 0.99),
-                "server_cpu": server_cpu, "client_cpu": own_cpu}
+                "max": max(latency), "server_cpu": server_cpu, "client_cpu": own_cpu}
     finally:
         stop_process(process)
 
@@ -167,12 +168,12 @@ def report(database: str, live: dict, echo: dict) -> None:
     ms = 1000
     print(f"[{database}] livehelp: {live['messages']:,} messages acked in {live['seconds']:.1f} s"
           f" = {live['rate']:,.0f} msgs/s; ack p50 {live['ack_p50'] * ms:.1f} ms,"
-          f" p99 {live['ack_p99'] * ms:.1f} ms; to operator p50 {live['delivery_p50'] * ms:.1f} ms,"
+          f" p99 {live['ack_p99'] * ms:.1f} ms, max {live['ack_max'] * ms:.1f} ms; to operator p50 {live['delivery_p50'] * ms:.1f} ms,"
           f" p99 {live['delivery_p99'] * ms:.1f} ms ({live['delivered']:,} delivered, every"
           f" operator got >= {live['every_operator']:,}, {live['stored']:.0f} stored)")
     print(f"[{database}] bare echo: {echo['messages']:,} messages in {echo['seconds']:.1f} s"
           f" = {echo['rate']:,.0f} msgs/s; p50 {echo['p50'] * ms:.1f} ms,"
-          f" p99 {echo['p99'] * ms:.1f} ms")
+          f" p99 {echo['p99'] * ms:.1f} ms, max {echo['max'] * ms:.1f} ms")
     for name, run in (("livehelp", live), ("bare echo", echo)):
         print(f"[{database}] {name} CPU per message: server {run['server_cpu'] / run['messages'] * 1e6:.0f} us"
               f" ({run['server_cpu'] / run['seconds']:.0%} of a core),"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,6 +38,7 @@ from state.store.base import (
 from state.store.group_commit import GroupCommit
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Another process holding a write lock (a backup, a migration) gets this long
 # before we give up and report the store unavailable.
@@ -178,6 +180,11 @@ def _open_connection(path: Path, busy_timeout_ms: int, check_same_thread: bool =
     return connection
 
 
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    # PASSIVE: copies what it can without waiting for, or blocking, anybody.
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+
 class SQLiteStore(Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
 
@@ -192,6 +199,8 @@ class SQLiteStore(Store):
         # The event loop's own connection, for chat batches only; see _write_messages.
         self._loop_connection: sqlite3.Connection | None = None
         self._unchecked_messages = 0
+        self._copying: asyncio.Future | None = None
+        self._log_copied = False
 
     # -- plumbing ---------------------------------------------------------------
 
@@ -381,9 +390,13 @@ class SQLiteStore(Store):
         and a commit into the write-ahead log take well under a millisecond, less than
         handing them to the store's thread and back (bench/chat.py: about 25% more
         messages per second). The thread writes the batch instead when another
-        connection holds the write lock (it may wait; the loop must not), and every
-        CHECKPOINT_MESSAGES messages, when it also copies the log into the database
-        file: with no batch written meanwhile, the log then starts over."""
+        connection holds the write lock: it may wait, the loop must not.
+
+        Checkpoints (copying the log into the database file, with fsync) are the
+        thread's, in two steps so that chat never waits for the long one: every
+        CHECKPOINT_MESSAGES messages the thread copies the log while the loop goes
+        on writing; then one batch goes through the thread, which copies what was
+        written meanwhile, and with the log fully copied the next write starts it over."""
         times = [to_text(message.time) for message in batch]
 
         def write(connection: sqlite3.Connection) -> list:
@@ -397,14 +410,13 @@ class SQLiteStore(Store):
 
         def write_and_checkpoint(connection: sqlite3.Connection) -> list:
             rows = write(connection)
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            _checkpoint(connection)
             return rows
 
         if self._loop_connection is None:
             raise StoreUnavailable("the SQLite store is not open")
-        self._unchecked_messages += len(batch)
-        if self._unchecked_messages >= CHECKPOINT_MESSAGES:
-            self._unchecked_messages = 0
+        if self._log_copied:
+            self._log_copied = False
             rows = await self._run(write_and_checkpoint)
         else:
             try:
@@ -415,6 +427,10 @@ class SQLiteStore(Store):
                 rows = await self._run(write)
             except sqlite3.DatabaseError as exc:
                 raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
+            self._unchecked_messages += len(batch)
+            if self._unchecked_messages >= CHECKPOINT_MESSAGES and self._copying is None:
+                self._unchecked_messages = 0
+                self._copying = asyncio.ensure_future(self._copy_log())
         results = []
         for message, time_text, (existing, seq) in zip(batch, times, rows, strict=True):
             if existing is not None:
@@ -423,6 +439,15 @@ class SQLiteStore(Store):
                 results.append((dataclasses.replace(
                     message, seq=seq, time=from_text(time_text)), True))
         return results
+
+    async def _copy_log(self) -> None:
+        try:
+            await self._run(_checkpoint)
+            self._log_copied = True
+        except StoreUnavailable as exc:
+            log.warning("checkpoint of %s failed: %s", self.path, exc)
+        finally:
+            self._copying = None
 
     async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
         rows = await self._run(lambda c: c.execute(
