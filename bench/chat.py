@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import subprocess
 import tempfile
 import time
@@ -41,6 +42,8 @@ from common import (
     verdict,
 )
 
+# How a chat event starts in a frame, whatever the JSON encoder's spacing.
+CHAT_EVENT = re.compile(r'"type":\s*"chat"')
 # A typical chat line; both runs send frames of this size.
 TEXT = "Hello, I am stuck on the question about my landlord's deposit. Can you help?"
 
@@ -69,8 +72,9 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
             # frames are parsed (for delivery latency; every operator gets the same events
             # at the same moment); the others just count the chat events they receive.
             while (raw := await ws.read_message()) is not None:
-                chats_seen[number] += raw.count('"type": "chat"')
-                if number == 0 and '"type": "chat"' in raw:
+                chats = len(CHAT_EVENT.findall(raw))
+                chats_seen[number] += chats
+                if number == 0 and chats:
                     decoded = json.loads(raw)
                     now = time.perf_counter()
                     for message in decoded if isinstance(decoded, list) else [decoded]:

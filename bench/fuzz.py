@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -114,7 +115,7 @@ class Attacker:
         while (raw := await ws.read_message()) is not None:
             if '"error"' in raw:
                 self.errors += 1
-            elif f'"type": "{self.final_reply}"' in raw:
+            if re.search(f'"type":\\s*"{self.final_reply}"', raw):
                 self.finals_seen += 1
 
     async def run(self, frames: int) -> None:

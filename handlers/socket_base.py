@@ -8,17 +8,17 @@ the socket stays open unless the client keeps sending garbage.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import tornado.ioloop
 import tornado.websocket
 
 from handlers.base import BaseHandler
 from state.errors import LiveHelpError
-from state.hub import Published
+from state.hub import Published, encode
 from state.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         This runs once per subscriber for every published event, so it only appends;
         a published event is encoded once, when the first socket flushes it."""
         outbox = self._outbox
-        outbox.append(message if type(message) is Published else json.dumps(message))
+        outbox.append(message if type(message) is Published else encode(message))
         if len(outbox) == 1:
             loop = asyncio.get_running_loop()
             wait = self._last_flush + self.flush_interval - loop.time()
@@ -106,7 +106,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         self._last_flush = asyncio.get_running_loop().time()
         if not items or self.ws_connection is None or self.ws_connection.is_closing():
             return
-        texts = [item if type(item) is str else item.as_json() for item in items]
+        texts = [item if type(item) is bytes else item.as_json() for item in items]
         if not self._nodelay:
             # A chat is answered by two frames (the chat event, then the ack). With
             # Nagle on, the second waits for the client's delayed TCP ack: 40 ms per
@@ -114,7 +114,8 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             self.set_nodelay(True)
             self._nodelay = True
         try:
-            self.write_message(texts[0] if len(texts) == 1 else "[" + ",".join(texts) + "]")
+            # Bytes in a text frame: orjson's output is UTF-8 already.
+            self.write_message(texts[0] if len(texts) == 1 else b"[" + b",".join(texts) + b"]")
         except tornado.websocket.WebSocketClosedError:
             log.debug("dropping messages to a closed socket")
 
@@ -135,8 +136,8 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         if isinstance(raw, bytes):
             return self._refuse("binary_frame", "Frames must be JSON text, not binary.")
         try:
-            message = json.loads(raw)
-        except (ValueError, RecursionError):  # deep nesting ([[[[...) exhausts the decoder's stack
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:  # also what nests too deep or does not fit 64 bits
             return self._refuse("bad_json", "The frame is not valid JSON.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return self._refuse("bad_type", "A frame must be a JSON object with a string 'type'.")

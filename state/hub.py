@@ -13,14 +13,20 @@ Channels:
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 
+import orjson
+
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[dict], None]
+
+
+def encode(message: dict) -> bytes:
+    """JSON as UTF-8 bytes (orjson: about ten times faster than the json module)."""
+    return orjson.dumps(message, option=orjson.OPT_NON_STR_KEYS)
 
 
 class Published(dict):
@@ -29,11 +35,11 @@ class Published(dict):
 
     __slots__ = ("_text",)
 
-    def as_json(self) -> str:
+    def as_json(self) -> bytes:
         try:
             return self._text
         except AttributeError:
-            self._text = json.dumps(self)
+            self._text = encode(self)
             return self._text
 
 
