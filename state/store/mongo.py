@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +71,13 @@ def _session(document: dict[str, Any]) -> SessionRecord:
                          updated=_utc(document["updated"]))
 
 
+def _message_id(message: ChatMessage) -> str:
+    """A message's _id is its identity, (conversation, sender, client_id), so that a
+    resend is found by the primary key: the one lookup every MongoDB-speaking server
+    answers from an index (nx-27017 scans the collection for any other query)."""
+    return json.dumps([message.conversation, message.sender_key, message.client_id])
+
+
 def _message(document: dict[str, Any]) -> ChatMessage:
     values = {name: document.get(name) for name in _MESSAGE_FIELDS}
     values["time"] = _utc(values["time"])
@@ -110,9 +118,7 @@ class MongoStore(Store):
             with _unavailable_on_connection_failure():
                 # Creating an index that exists is a no-op, so this runs on every start.
                 await database.users.create_index("email_lower", unique=True)
-                await database.messages.create_index(
-                    [("conversation", ASCENDING), ("sender_key", ASCENDING),
-                     ("client_id", ASCENDING)], unique=True)
+                # A message's identity is its _id (see _message_id): unique already.
                 await database.messages.create_index(
                     [("conversation", ASCENDING), ("seq", ASCENDING)], unique=True)
                 await database.sessions.create_index("updated")
@@ -223,25 +229,18 @@ class MongoStore(Store):
         return seq + 1
 
     async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
-        def identity(message: ChatMessage) -> tuple[str, str, str]:
-            return message.conversation, message.sender_key, message.client_id
-
-        wanted = {identity(message) for message in batch}
-        stored: dict[tuple, ChatMessage] = {}
-        new: set[tuple] = set()
+        wanted = {_message_id(message) for message in batch}
+        stored: dict[str, ChatMessage] = {}
+        new: set[str] = set()
         with _unavailable_on_connection_failure():
             try:
                 # Resent messages (a page retrying after a lost acknowledgement) are
-                # found here without spending sequence numbers.
-                async for document in self._db.messages.find({
-                        "conversation": {"$in": sorted({key[0] for key in wanted})},
-                        "client_id": {"$in": sorted({key[2] for key in wanted})}}):
-                    found = _message(document)
-                    if identity(found) in wanted:
-                        stored[identity(found)] = found
+                # found here, by _id, without spending sequence numbers.
+                async for document in self._db.messages.find({"_id": {"$in": sorted(wanted)}}):
+                    stored[document["_id"]] = _message(document)
                 documents = []
                 for message in batch:
-                    key = identity(message)
+                    key = _message_id(message)
                     if key in stored:  # also dedupes within the batch
                         continue
                     numbered = dataclasses.replace(
@@ -249,7 +248,8 @@ class MongoStore(Store):
                         time=to_millis(message.time))
                     stored[key] = numbered
                     new.add(key)
-                    documents.append({name: getattr(numbered, name) for name in _MESSAGE_FIELDS})
+                    documents.append({"_id": key} | {
+                        name: getattr(numbered, name) for name in _MESSAGE_FIELDS})
                 if documents:
                     await self._db.messages.insert_many(documents)
             except BulkWriteError as exc:
@@ -262,7 +262,7 @@ class MongoStore(Store):
                 raise
         results, answered = [], set()
         for message in batch:
-            key = identity(message)
+            key = _message_id(message)
             results.append((stored[key], key in new and key not in answered))
             answered.add(key)
         return results
