@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # before we give up and report the store unavailable.
 BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
-CHECKPOINT_MESSAGES = 1000
+CHECKPOINT_MESSAGES = 5000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
