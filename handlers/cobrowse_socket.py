@@ -90,7 +90,7 @@ class MonitorCoBrowseMixin:
     def _deliver_observed(self, message: dict) -> None:
         if message.get("type") == "observe_end":
             self.unwatch(message.get("session", ""))
-        self.send(message)
+        self.send(message, urgent=True)
 
     def watch(self, key: str) -> None:
         if key not in self.watching:

@@ -18,7 +18,7 @@ MAX_ROLES = 100
 MAX_ROLE_CHARS = 100
 # Under load an operator gets an event for every chat of every session; frames to a
 # Monitor leave at most every 10 ms (one frame carries what came meanwhile). An idle
-# socket still sends at once.
+# socket still sends at once, and so does a socket observing a screen.
 MONITOR_FLUSH_INTERVAL = 0.01
 
 

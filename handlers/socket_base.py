@@ -84,18 +84,19 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         """The origin check protects the socket; the upgrade is a GET."""
 
     # delivery -------------------------------------------------------------------
-    def send(self, message: dict) -> None:
+    def send(self, message: dict, urgent: bool = False) -> None:
         """Queue `message`; everything queued during one turn of the event loop (or, for
         sockets with a `flush_interval`, during that interval) leaves in one frame, a
-        JSON array when there are several: one frame costs far less than many.
+        JSON array when there are several: one frame costs far less than many. An
+        `urgent` message (what an operator watches being typed) leaves in this turn.
 
         This runs once per subscriber for every published event, so it only appends;
         a published event is encoded once, when the first socket flushes it."""
         outbox = self._outbox
         outbox.append(message if type(message) is Published else encode(message))
-        if len(outbox) == 1:
+        if len(outbox) == 1 or urgent:
             loop = asyncio.get_running_loop()
-            wait = self._last_flush + self.flush_interval - loop.time()
+            wait = 0 if urgent else self._last_flush + self.flush_interval - loop.time()
             if wait > 0:
                 loop.call_later(wait, self.flush_outbox)
             else:
