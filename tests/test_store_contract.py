@@ -319,6 +319,70 @@ async def test_sqlite_store_that_cannot_open_its_file_is_unavailable(tmp_path: P
         await SQLiteStore(directory).open()
 
 
+V1_MESSAGES = """
+DROP TABLE messages;
+CREATE TABLE messages (
+    conversation TEXT NOT NULL, seq INTEGER NOT NULL, session_id TEXT NOT NULL,
+    sender_key TEXT NOT NULL, sender_role TEXT NOT NULL, text TEXT NOT NULL,
+    client_id TEXT NOT NULL, sender_email TEXT, sender_first_name TEXT,
+    sender_last_name TEXT, time TEXT NOT NULL, PRIMARY KEY (conversation, seq));
+CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);
+INSERT INTO messages VALUES ('conv-1', 1, 'session-1', 'u:ada', 'user', 'from version 1',
+    'old-1', NULL, NULL, NULL, '2026-01-02T03:04:05.678+00:00');
+PRAGMA user_version = 1;
+"""
+
+
+async def test_sqlite_store_migrates_a_version_1_file(tmp_path: Path) -> None:
+    """Version 2 drops the (conversation, seq) primary key; messages are kept, and
+    numbering and resends go on as before."""
+    path = tmp_path / "livehelp.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    user = await store.create_user(a_user())
+    await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.executescript(V1_MESSAGES)
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        old = (await store.get_messages("conv-1"))[0]
+        assert (old.seq, old.text, old.client_id) == (1, "from version 1", "old-1")
+        assert await store.get_user(user.id) == user
+        again, created = await store.add_message(a_message(client_id="old-1"))
+        assert not created and again == old
+        new, created = await store.add_message(a_message(text="from version 2"))
+        assert created and new.seq == 2
+    finally:
+        await store.close()
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == 2
+        table = connection.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
+        assert "PRIMARY KEY" not in table
+
+
+async def test_sqlite_chat_has_one_writer_process(tmp_path: Path) -> None:
+    """Seqs are numbered from a cache that only one writer keeps exact: a second store
+    on the same file (another server) is refused chat, with words saying why, while
+    everything else still works; once the first closes, the second may write chat."""
+    path = tmp_path / "livehelp.sqlite3"
+    first, second = SQLiteStore(path), SQLiteStore(path)
+    await first.open()
+    await second.open()
+    try:
+        await first.add_message(a_message(text="one"))
+        with pytest.raises(StoreUnavailable, match="another livehelp server writes chat"):
+            await second.add_message(a_message(text="two"))
+        await second.create_user(a_user())  # accounts, sessions, audit: not chat
+        await first.close()
+        stored, created = await second.add_message(a_message(text="two"))
+        assert created and stored.seq == 2
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_sqlite_chat_waits_for_another_writer_without_blocking_the_loop(
         tmp_path: Path) -> None:
     """Chat batches are written on the event loop, which must never wait for a lock:

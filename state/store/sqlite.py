@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import fcntl
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -46,6 +48,31 @@ BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
 
+_MESSAGE_COLUMNS = (
+    "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
+    "sender_email, sender_first_name, sender_last_name, time"
+)
+
+# Chat messages. (conversation, seq) is unique without an index saying so: every
+# index costs each insert a scattered page write (bench/chat.py: 10 us a message),
+# and one process writes chat (see SQLiteStore._claim_chat), numbering each
+# conversation from the highest seq it holds. messages_once makes resends harmless
+# and serves every lookup by conversation.
+_MESSAGES_TABLE = """
+CREATE TABLE {name} (
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    session_id TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    sender_role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    sender_email TEXT, sender_first_name TEXT, sender_last_name TEXT,
+    time TEXT NOT NULL
+);
+"""
+_MESSAGES_INDEX = "CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
     id TEXT PRIMARY KEY,
@@ -69,20 +96,6 @@ CREATE TABLE IF NOT EXISTS sessions (
     blocked INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated);
-CREATE TABLE IF NOT EXISTS messages (
-    conversation TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    session_id TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    sender_role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    sender_email TEXT, sender_first_name TEXT, sender_last_name TEXT,
-    time TEXT NOT NULL,
-    PRIMARY KEY (conversation, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_once
-    ON messages (conversation, sender_key, client_id);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     actor_id TEXT NOT NULL,
@@ -92,11 +105,18 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
 """
+_SCHEMA += _MESSAGES_TABLE.format(name="messages") + _MESSAGES_INDEX
 
-_MESSAGE_COLUMNS = (
-    "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
-    "sender_email, sender_first_name, sender_last_name, time"
-)
+# Steps from each older schema version to the next, run in one transaction each.
+_MIGRATIONS = {
+    # 1 -> 2: messages lose their (conversation, seq) primary key.
+    1: _MESSAGES_TABLE.format(name="messages_2") + f"""
+INSERT INTO messages_2 ({_MESSAGE_COLUMNS})
+    SELECT {_MESSAGE_COLUMNS} FROM messages ORDER BY conversation, seq;
+DROP TABLE messages;
+ALTER TABLE messages_2 RENAME TO messages;
+""" + _MESSAGES_INDEX,
+}
 
 
 def to_text(moment: datetime) -> str:
@@ -140,8 +160,9 @@ def _insert_message(connection: sqlite3.Connection, message: ChatMessage, time_t
     """Inside a transaction: (stored row, 0) for a repeat, else (None, the new seq).
 
     `last_seq` caches each conversation's highest seq: chat batches are written one
-    at a time by the one process that writes chat, so the cache is exact and the
-    common case is a single INSERT; a repeat is told apart by the unique index."""
+    at a time, by the one process that writes chat (SQLiteStore._claim_chat), so the
+    cache is exact and the common case is a single INSERT; a repeat is told apart by
+    the unique index."""
     conversation = message.conversation
     seq = last_seq.get(conversation)
     if seq is None:
@@ -196,6 +217,8 @@ class SQLiteStore(Store):
         # Highest seq per conversation. Only chat batches use it, one batch at a time
         # (on the event loop, or on the store's thread while the loop waits for it).
         self._last_seq: dict[str, int] = {}
+        # Held while this store writes chat: see _claim_chat.
+        self._chat_lock: int | None = None
         # The event loop's own connection, for chat batches only; see _write_messages.
         self._loop_connection: sqlite3.Connection | None = None
         self._unchecked_messages = 0
@@ -253,10 +276,12 @@ class SQLiteStore(Store):
             if version > SCHEMA_VERSION:
                 raise sqlite3.OperationalError(
                     f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
-            if version < SCHEMA_VERSION:
-                # Version 0 is a new file; later versions migrate here, step by step.
+            if version == 0:  # a new file
                 connection.executescript(_SCHEMA)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+                connection.executescript(
+                    f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
         except BaseException:
             connection.close()
             raise
@@ -291,6 +316,9 @@ class SQLiteStore(Store):
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
+        if self._chat_lock is not None:
+            os.close(self._chat_lock)  # releases the lock
+            self._chat_lock = None
 
         def disconnect() -> None:
             if self._connection is not None:
@@ -415,6 +443,7 @@ class SQLiteStore(Store):
 
         if self._loop_connection is None:
             raise StoreUnavailable("the SQLite store is not open")
+        self._claim_chat()
         if self._log_copied:
             self._log_copied = False
             rows = await self._run(write_and_checkpoint)
@@ -439,6 +468,23 @@ class SQLiteStore(Store):
                 results.append((dataclasses.replace(
                     message, seq=seq, time=from_text(time_text)), True))
         return results
+
+    def _claim_chat(self) -> None:
+        """Seqs come from a cache (see _insert_message) that is exact only while one
+        process writes chat, so the first batch takes an exclusive lock on a file
+        beside the database, kept until close. Other processes (`livehelp user ...`)
+        may still use the store for anything else."""
+        if self._chat_lock is not None:
+            return
+        descriptor = os.open(self.path.with_name(self.path.name + ".chat-lock"),
+                             os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(descriptor)
+            raise StoreUnavailable(
+                f"another livehelp server writes chat to {self.path}; stop it first") from exc
+        self._chat_lock = descriptor
 
     async def _copy_log(self) -> None:
         try:
