@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import subprocess
 import tempfile
 import time
@@ -42,8 +41,8 @@ from common import (
     verdict,
 )
 
-# How a chat event starts in a frame, whatever the JSON encoder's spacing.
-CHAT_EVENT = re.compile(r'"type":\s*"chat"')
+# How a chat event starts in a frame, with either spacing of JSON encoders.
+CHAT_EVENT, CHAT_EVENT_SPACED = '"type":"chat"', '"type": "chat"'
 # A typical chat line; both runs send frames of this size.
 TEXT = "Hello, I am stuck on the question about my landlord's deposit. Can you help?"
 
@@ -72,7 +71,7 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
             # frames are parsed (for delivery latency; every operator gets the same events
             # at the same moment); the others just count the chat events they receive.
             while (raw := await ws.read_message()) is not None:
-                chats = len(CHAT_EVENT.findall(raw))
+                chats = raw.count(CHAT_EVENT) + raw.count(CHAT_EVENT_SPACED)
                 chats_seen[number] += chats
                 if number == 0 and chats:
                     decoded = json.loads(raw)
