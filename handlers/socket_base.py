@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-import tornado.ioloop
 import tornado.websocket
 
 from handlers.base import BaseHandler
@@ -70,7 +69,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         self._bad_frames = 0
         self._subscriptions: list[tuple[str, Any]] = []
         self._nodelay = False
-        self._outbox: list[str] = []
+        self._outbox: list[bytes | Published] = []
         self._last_flush = 0.0
 
     def check_origin(self, origin: str) -> bool:

@@ -4,9 +4,10 @@ Every statement runs on a single worker thread that owns its connection, so the
 event loop never waits for the disk and calls run in order, except chat messages:
 their batches (group commit) are written by a second connection on the event loop
 itself, a short append to the write-ahead log that never waits for a lock and never
-checkpoints (see `SQLiteStore._write_messages`). Transactions keep the two apart. Dicts and lists are kept as JSON text, times as UTC ISO
-strings with millisecond precision (the precision MongoDB keeps, so both stores
-give back the same values).
+checkpoints (see `SQLiteStore._write_messages`). Transactions keep the two apart.
+
+Dicts and lists are kept as JSON text, times as UTC ISO strings with millisecond
+precision (the precision MongoDB keeps, so both stores give back the same values).
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ CREATE TABLE {name} (
     time TEXT NOT NULL
 );
 """
-_MESSAGES_INDEX = "CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);"
+_MESSAGES_INDEX = """
+CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
