@@ -149,7 +149,8 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             await getattr(self, f"on_{kind}")(message)
         except LiveHelpError as error:
             return self._refuse(error.code, error.message, ref)
-        except StoreUnavailable:
+        except StoreUnavailable as error:
+            log.warning("%s refused: %s", kind, error)
             return self.send_refusal("store_unavailable",
                                    "The database is not reachable; nothing was saved. Retrying.", ref)
         self._bad_frames = 0
