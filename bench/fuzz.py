@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -122,15 +123,19 @@ class Attacker:
         await self.reopen()
         for number in range(frames):
             payload, binary = hostile(self.rng, self.session_key)
-            try:
-                await self.ws.write_message(payload, binary=binary)
+            for _attempt in range(3):  # a socket the server just closed: reopen, send again
+                if self.reader.done():
+                    await self.reopen()
+                try:
+                    await self.ws.write_message(payload, binary=binary)
+                except tornado.websocket.WebSocketClosedError:
+                    await self.reopen()
+                    continue
                 self.sent += 1
-                if number % RESET_EVERY == RESET_EVERY - 1:
+                break
+            if number % RESET_EVERY == RESET_EVERY - 1:
+                with contextlib.suppress(tornado.websocket.WebSocketClosedError):
                     await self.ws.write_message(self.reset)
-            except tornado.websocket.WebSocketClosedError:
-                await self.reopen()
-            if self.reader.done():
-                await self.reopen()
         for _attempt in range(5):  # the last hostile frame may have closed the socket
             seen = self.finals_seen
             try:
