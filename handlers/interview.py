@@ -144,23 +144,46 @@ class RestartHandler(InterviewBase):
 
 
 class ShareHandler(InterviewBase):
-    """GET share/<session id>: join a multi-user session (operators may join any session)."""
+    """share/<session id>: join a session.
+
+    GET is the share link of a multi-user session: it grants the session to this
+    browser and opens it. An operator joining somebody else's session (any interview)
+    is recorded in the audit log, so that takes a POST with the XSRF token, from the
+    Monitor's Join button or from the page GET shows the operator to confirm."""
 
     async def get(self, session_id: str) -> None:
+        record, interview = await self.shared(session_id)
+        if self.joins_as_operator(record):
+            self.render_page("share_confirm.html", interview=interview, session_id=record.id)
+            return
+        self.open_shared(record, interview, status=302)
+
+    async def post(self, session_id: str) -> None:
+        record, interview = await self.shared(session_id)
+        user = self.current_user
+        if self.joins_as_operator(record):
+            await self.store.add_audit(AuditEntry(
+                actor_id=user.id, actor_email=user.email, action="join", session_id=record.id,
+                detail=interview.name))
+        self.open_shared(record, interview, status=303)
+
+    async def shared(self, session_id: str) -> tuple[SessionRecord, Interview]:
         record = await self.store.get_session(session_id)
         interview = self.interviews.get(record.interview) if record else None
         if record is None or interview is None:
             raise tornado.web.HTTPError(404, "This share link does not lead to a session.")
         user = self.current_user
-        is_operator = bool(user and user.is_operator)
-        if not interview.multi_user and not is_operator:
+        if not interview.multi_user and not (user and user.is_operator):
             raise tornado.web.HTTPError(403, "This interview cannot be shared.")
-        if is_operator and user is not None and record.owner_id != user.id:
-            await self.store.add_audit(AuditEntry(
-                actor_id=user.id, actor_email=user.email, action="join", session_id=record.id,
-                detail=interview.name))
+        return record, interview
+
+    def joins_as_operator(self, record: SessionRecord) -> bool:
+        user = self.current_user
+        return bool(user and user.is_operator and record.owner_id != user.id)
+
+    def open_shared(self, record: SessionRecord, interview: Interview, status: int) -> None:
         self.grant_session(interview.name, record.id)
-        self.redirect(self.url(f"interview/{interview.name}"))
+        self.redirect(self.url(f"interview/{interview.name}"), status=status)
 
 
 class NotFoundHandler(BaseHandler):

@@ -54,6 +54,11 @@ class Browser:
         return await self.get(location.removeprefix(self.server.root))
 
 
+async def operator_browser(live_server) -> Browser:
+    account = await live_server.add_user("op@example.com", ("advocate",))
+    return Browser(live_server, {"lh_user": live_server.user_cookie(account).split("=", 1)[1]})
+
+
 def text(response: tornado.httpclient.HTTPResponse) -> str:
     return response.body.decode()
 
@@ -144,9 +149,24 @@ async def test_share_link_of_unknown_session_is_404(live_server) -> None:
 async def test_share_link_of_single_user_interview_is_for_operators_only(live_server) -> None:
     sid = session_id(await Browser(live_server).get("interview/fruit"))
     assert (await Browser(live_server).get(f"share/{sid}")).code == 403
-    operator = await live_server.add_user("op@example.com", ("advocate",))
-    joined = await live_server.fetch(f"share/{sid}", cookie=live_server.user_cookie(operator))
-    assert joined.code == 302
+    assert (await Browser(live_server).post(f"share/{sid}", {})).code == 403
+    operator = await operator_browser(live_server)
+    assert (await operator.get(f"share/{sid}")).code == 200
+
+
+async def test_operator_join_is_confirmed_by_a_post_and_audited(live_server) -> None:
+    """Joining somebody's session is audited, so a link alone (GET: what another site
+    can make a browser do) only shows the operator a confirmation; the POST joins."""
+    sid = session_id(await Browser(live_server).get("interview/fruit"))
+    operator = await operator_browser(live_server)
+    page = await operator.get(f"share/{sid}")
+    assert "Join this session?" in text(page) and 'name="_xsrf"' in text(page)
+    assert await live_server.services.store.list_audit() == []
+    assert (await operator.post(f"share/{sid}", {}, xsrf=False)).code == 403
+    joined = await operator.post(f"share/{sid}", {})
+    assert joined.code == 303 and joined.headers["Location"].endswith("interview/fruit")
+    [entry] = await live_server.services.store.list_audit()
+    assert (entry.action, entry.session_id, entry.actor_email) == ("join", sid, "op@example.com")
 
 
 async def test_operator_joining_sees_the_back_door_screen(live_server) -> None:
@@ -154,10 +174,9 @@ async def test_operator_joining_sees_the_back_door_screen(live_server) -> None:
     sid = session_id(await user.get("interview/fruit"))
     await user.post("interview/fruit", {"_screen": "welcome"})
     await user.post("interview/fruit", {"_screen": "fruit", "fruit": "Fig <3"})
-    operator_account = await live_server.add_user("op@example.com", ("advocate",))
-    operator = Browser(live_server, {"lh_user": live_server.user_cookie(operator_account)
-                                     .split("=", 1)[1]})
-    page = await operator.follow(await operator.get(f"share/{sid}"))
+    operator = await operator_browser(live_server)
+    await operator.get(f"share/{sid}")
+    page = await operator.follow(await operator.post(f"share/{sid}", {}))
     assert "Summary of the user&#39;s answers so far" in text(page)
     assert "The favorite fruit was Fig &lt;3." in text(page)
     assert ">Refresh</button>" in text(page)

@@ -49,6 +49,8 @@ HTTP_TABLE = [
     ("POST", f"interview/{INTERVIEW}/restart", ALL_OK),
     ("GET", "share/{single}", (FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK)),
     ("GET", "share/{multi}", ALL_OK),
+    ("POST", "share/{single}", (FORBIDDEN, FORBIDDEN, FORBIDDEN, OK, OK)),
+    ("POST", "share/{multi}", ALL_OK),
     ("GET", "login", ALL_OK),
     ("POST", "login", ALL_OK),
     ("GET", "logout", ALL_OK),

@@ -54,9 +54,15 @@ export class SessionEntry {
     this.observe = make("button", "secondary observe", "Observe");
     this.observe.type = "button";
     this.observe.addEventListener("click", () => monitor.send({ type: "observe", session: this.key }));
-    this.join = make("a", "button secondary join", "Join");
-    this.join.target = "_blank";
-    this.join.rel = "noopener";
+    // Joining is audited, so it is a POST with the page's XSRF token, into a new tab.
+    this.joinForm = make("form", "join-form");
+    this.joinForm.method = "post";
+    this.joinForm.target = "_blank";
+    this.joinForm.rel = "noopener";
+    const xsrf = document.querySelector('#monitor-xsrf input[name="_xsrf"]').cloneNode();
+    this.join = make("button", "secondary join", "Join");
+    this.join.type = "submit";
+    this.joinForm.append(xsrf, this.join);
     this.block = make("button", "secondary block", "Block");
     this.block.type = "button";
     this.block.addEventListener("click", () => {
@@ -67,7 +73,7 @@ export class SessionEntry {
     this.phone.addEventListener("click", () => {
       monitor.send({ type: "phone", session: this.key, on: !this.forwardingMine() });
     });
-    actions.append(this.observe, this.join, this.block, this.phone);
+    actions.append(this.observe, this.joinForm, this.block, this.phone);
     head.append(this.indicator, who, badges, actions);
 
     this.observeView = make("div", "observe-view");
@@ -148,7 +154,7 @@ export class SessionEntry {
     this.title.textContent = data.title || data.interview || "Interview";
     this.userName.textContent = data.user_name || "Anonymous user";
     this.userName.classList.toggle("anonymous", !data.user_name);
-    this.join.href = pageUrl(`share/${encodeURIComponent(data.session)}`);
+    this.joinForm.action = pageUrl(`share/${encodeURIComponent(data.session)}`);
     this.block.textContent = data.blocked ? "Unblock" : "Block";
     this.block.setAttribute("aria-pressed", data.blocked ? "true" : "false");
     this.badgeBlocked.hidden = !data.blocked;

@@ -177,8 +177,10 @@ async def test_join_opens_a_tab_and_saves_the_operators_answers(live_server, new
     await user.get_by_role("button", name="Continue").click()
     await expect(user.locator("#question")).to_have_text("What is your favorite vegetable?")
 
-    join = entries(monitor).first.get_by_role("link", name="Join")
-    await expect(join).to_have_attribute("target", "_blank")
+    join = entries(monitor).first.get_by_role("button", name="Join")
+    await expect(entries(monitor).first.locator("form.join-form")).to_have_attribute(
+        "target", "_blank")
+    assert await live_server.services.store.list_audit() == []
     async with monitor.context.expect_page() as opened:
         await join.click()
     tab = await opened.value
@@ -197,4 +199,13 @@ async def test_join_opens_a_tab_and_saves_the_operators_answers(live_server, new
     await user.get_by_label("Chanterelle").check()
     await user.get_by_role("button", name="Continue").click()
     await expect(user.locator(".review")).to_contain_text("Mango")
-    assert "join" in [e.action for e in await live_server.services.store.list_audit()]
+    assert [e.action for e in await live_server.services.store.list_audit()] == ["join"]
+
+    # A share link followed by an operator asks first (a GET must not join or audit).
+    await tab.goto(live_server.url(f"share/{session_id}"))
+    await expect(tab.get_by_role("heading", name="Join this session?")).to_be_visible()
+    await tab.screenshot(path=str(SCREENS / "share-confirm.png"), full_page=True)
+    assert len(await live_server.services.store.list_audit()) == 1
+    await tab.get_by_role("button", name="Join the session").click()
+    await expect(tab.locator("#question")).to_have_text("Summary of the user's answers so far")
+    assert len(await live_server.services.store.list_audit()) == 2
