@@ -8,6 +8,7 @@ save, and tell the live-help model the session changed.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractAsyncContextManager
 
 import tornado.web
 
@@ -42,6 +43,12 @@ class InterviewBase(BaseHandler):
         if interview is None:
             raise tornado.web.HTTPError(404, "There is no interview called %s.", name)
         return interview
+
+    def record_lock(self, interview: Interview) -> AbstractAsyncContextManager[None]:
+        """Held from reading this browser's session of `interview` to saving it, so that
+        changes made at the same moment by others (see state/session_locks.py) stay."""
+        session_id = self.session_grants().get(interview.name)
+        return self.livehelp.record_locks.hold(session_id if isinstance(session_id, str) else "")
 
     async def held_session(self, interview: Interview) -> SessionRecord | None:
         """The session this browser was granted for the interview, if it still exists."""
@@ -82,44 +89,46 @@ class InterviewHandler(InterviewBase):
 
     async def get(self, name: str) -> None:
         interview = self.interview_named(name)
-        record = await self.held_session(interview)
-        is_new = record is None
-        if record is None:
-            record = self.new_record(interview)
-        before = fingerprint(record)
-        run = InterviewRun(interview, record, self.viewer(record))
-        async with self.api_context(interview, record):
-            page = run.page()
-            interview_help = run.render(interview.help, paragraphs=True)
-        # Saved when new or when code blocks changed answers or live-help settings.
-        # Not otherwise: in a shared session a view that rewrote an unchanged record
-        # could undo another person's submission made a moment earlier.
-        if is_new or fingerprint(record) != before:
-            await self.save(record, interview)
-        else:
-            self.livehelp.session_changed(record, interview.title)
-            self.livehelp.client_seen(client_key(record.id, self.participant_key))
+        async with self.record_lock(interview):
+            record = await self.held_session(interview)
+            is_new = record is None
+            if record is None:
+                record = self.new_record(interview)
+            before = fingerprint(record)
+            run = InterviewRun(interview, record, self.viewer(record))
+            async with self.api_context(interview, record):
+                page = run.page()
+                interview_help = run.render(interview.help, paragraphs=True)
+            # Saved when new or when code blocks changed answers or live-help settings.
+            # Not otherwise: in a shared session a view that rewrote an unchanged record
+            # could undo another person's submission made a moment earlier.
+            if is_new or fingerprint(record) != before:
+                await self.save(record, interview)
+            else:
+                self.livehelp.session_changed(record, interview.title)
+                self.livehelp.client_seen(client_key(record.id, self.participant_key))
         if is_new:
             self.grant_session(interview.name, record.id)
         self.show(interview, record, page, interview_help)
 
     async def post(self, name: str) -> None:
         interview = self.interview_named(name)
-        record = await self.held_session(interview)
-        if record is None:
-            # No session (expired cookie, deleted session): start one rather than fail.
-            self.redirect(self.url(f"interview/{interview.name}"), status=303)
-            return
-        run = InterviewRun(interview, record, self.viewer(record))
-        async with self.api_context(interview, record):
-            outcome = run.submit(self.form_values())
-            interview_help = run.render(interview.help, paragraphs=True)
-        if outcome.page is not None:
-            self.set_status(422)
-            self.show(interview, record, outcome.page, interview_help)
-            return
-        if outcome.accepted:
-            await self.save(record, interview)
+        async with self.record_lock(interview):
+            record = await self.held_session(interview)
+            if record is None:
+                # No session (expired cookie, deleted session): start one rather than fail.
+                self.redirect(self.url(f"interview/{interview.name}"), status=303)
+                return
+            run = InterviewRun(interview, record, self.viewer(record))
+            async with self.api_context(interview, record):
+                outcome = run.submit(self.form_values())
+                interview_help = run.render(interview.help, paragraphs=True)
+            if outcome.page is not None:
+                self.set_status(422)
+                self.show(interview, record, outcome.page, interview_help)
+                return
+            if outcome.accepted:
+                await self.save(record, interview)
         # Post/redirect/get: reloading the next page never re-submits the form.
         self.redirect(self.url(f"interview/{interview.name}"), status=303)
 

@@ -19,6 +19,7 @@ from state.errors import LiveHelpError
 from state.hub import Hub
 from state.live_records import Client, LiveSession, Operator, client_key
 from state.operators import OperatorRules
+from state.session_locks import SessionLocks
 from state.store.base import SessionRecord, Store, User
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class LiveHelp(ChatRules, OperatorRules):
         self.state_decorators: list[Callable[[Client, dict], None]] = []
         # Extensions keeping per-client state of their own (co-browsing) drop it through these.
         self.forget_hooks: list[Callable[[Client], None]] = []
+        # Held by whoever reads a session record to change and save it (see session_locks.py).
+        self.record_locks = SessionLocks()
         self.unlisted_hooks: list[Callable[[LiveSession], None]] = []
 
     async def close(self) -> None:
@@ -352,11 +355,12 @@ class LiveHelp(ChatRules, OperatorRules):
     async def set_blocked(self, key: str, blocked: bool) -> SessionRecord:
         """Block or unblock the client's session for all operators; persisted."""
         client = self._client(key)
-        record = await self.store.get_session(client.session_id)
-        if record is None:
-            raise LiveHelpError("unknown_session", "That session no longer exists.")
-        record.blocked = blocked
-        await self.store.save_session(record)
+        async with self.record_locks.hold(client.session_id):
+            record = await self.store.get_session(client.session_id)
+            if record is None:
+                raise LiveHelpError("unknown_session", "That session no longer exists.")
+            record.blocked = blocked
+            await self.store.save_session(record)
         session = self.sessions[client.session_id]
         session.blocked = blocked
         if blocked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import tornado.httpclient
 import tornado.web
 
 from state.store.base import ChatMessage, SessionRecord, StoreUnavailable
+from tests.socket_helpers import interviewee, operator
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
 
@@ -269,3 +271,37 @@ async def test_an_interview_shows_its_chat_log_through_get_chat_log(live_server)
     assert "Thank you, Ann" in page
     assert "Your chat so far has\n1 message; the last one, at\n15:04 UTC" in page
     assert 'said: "See you &lt;soon&gt;"' in page  # the sandbox escapes what people typed
+
+
+async def test_a_block_and_an_answer_given_at_the_same_moment_both_stay(
+        live_server, monkeypatch) -> None:
+    """Saves replace the whole session record. The store's reads are slowed down so
+    that the user's answer and an operator's block both start from the same stored
+    record; with one lock per session the second reads what the first saved."""
+    user = Browser(live_server)
+    sid = session_id(await user.get("interview/fruit"))
+    await user.post("interview/fruit", {"_screen": "welcome"})
+    await user.get("interview/fruit")  # runs the code that turns live help on
+    store = live_server.services.store
+    interviewee_socket = await interviewee(live_server, await store.get_session(sid))
+    op = await operator(live_server)
+    key = next(key for key, client in live_server.services.livehelp.clients.items()
+               if client.session_id == sid)
+    read = store.get_session
+
+    async def slow_read(session_id: str) -> SessionRecord | None:
+        found = await read(session_id)
+        await asyncio.sleep(0.2)
+        return found
+
+    monkeypatch.setattr(store, "get_session", slow_read)
+    answer = asyncio.ensure_future(user.post("interview/fruit", {"_screen": "fruit",
+                                                                 "fruit": "Apple"}))
+    await asyncio.sleep(0.05)  # the answer's read is under way
+    await op.send(type="block", session=key)
+    assert (await answer).code == 303
+    await op.until("session", lambda m: m["session"]["blocked"])
+    stored = await read(sid)
+    assert stored.answers.get("fruit") == "Apple" and stored.blocked
+    assert len(live_server.services.livehelp.record_locks) == 0  # nothing left behind
+    interviewee_socket.close()
