@@ -21,7 +21,6 @@ import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,6 +38,20 @@ from state.store.base import (
     utcnow,
 )
 from state.store.group_commit import GroupCommit
+from state.store.sqlite_rows import (
+    MESSAGE_COLUMNS,
+    MIGRATIONS,
+    SCHEMA,
+    audit_from_row,
+    checkpoint,
+    from_text,
+    insert_message,
+    message_from_row,
+    open_connection,
+    session_from_row,
+    to_text,
+    user_from_row,
+)
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -48,166 +61,6 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
-
-_MESSAGE_COLUMNS = (
-    "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
-    "sender_email, sender_first_name, sender_last_name, time"
-)
-
-# Chat messages. (conversation, seq) is unique without an index saying so: every
-# index costs each insert a scattered page write (bench/chat.py: 10 us a message),
-# and one process writes chat (see SQLiteStore._claim_chat), numbering each
-# conversation from the highest seq it holds. messages_once makes resends harmless
-# and serves every lookup by conversation.
-_MESSAGES_TABLE = """
-CREATE TABLE {name} (
-    conversation TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    session_id TEXT NOT NULL,
-    sender_key TEXT NOT NULL,
-    sender_role TEXT NOT NULL,
-    text TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    sender_email TEXT, sender_first_name TEXT, sender_last_name TEXT,
-    time TEXT NOT NULL
-);
-"""
-_MESSAGES_INDEX = """
-CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);
-"""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    id TEXT PRIMARY KEY,
-    email TEXT NOT NULL,
-    email_lower TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    first_name TEXT NOT NULL, last_name TEXT NOT NULL,
-    privileges TEXT NOT NULL, created TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS operator_settings (
-    user_id TEXT PRIMARY KEY,
-    available INTEGER NOT NULL,
-    roles TEXT NOT NULL,
-    phone TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    interview TEXT NOT NULL,
-    owner_id TEXT,
-    answers TEXT NOT NULL, progress TEXT NOT NULL, live_help TEXT NOT NULL,
-    blocked INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    actor_id TEXT NOT NULL,
-    actor_email TEXT NOT NULL,
-    action TEXT NOT NULL,
-    session_id TEXT NOT NULL, detail TEXT NOT NULL, time TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
-"""
-_SCHEMA += _MESSAGES_TABLE.format(name="messages") + _MESSAGES_INDEX
-
-# Steps from each older schema version to the next, run in one transaction each.
-_MIGRATIONS = {
-    # 1 -> 2: messages lose their (conversation, seq) primary key.
-    1: _MESSAGES_TABLE.format(name="messages_2") + f"""
-INSERT INTO messages_2 ({_MESSAGE_COLUMNS})
-    SELECT {_MESSAGE_COLUMNS} FROM messages ORDER BY conversation, seq;
-DROP TABLE messages;
-ALTER TABLE messages_2 RENAME TO messages;
-""" + _MESSAGES_INDEX,
-}
-
-
-def to_text(moment: datetime) -> str:
-    """UTC ISO text, always with milliseconds, so that text order is time order."""
-    if moment.tzinfo is None:  # naive times in this code base mean UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
-
-
-def from_text(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _user(row: sqlite3.Row) -> User:
-    return User(id=row["id"], email=row["email"], password_hash=row["password_hash"],
-                first_name=row["first_name"], last_name=row["last_name"],
-                privileges=json.loads(row["privileges"]), created=from_text(row["created"]))
-
-
-def _session(row: sqlite3.Row) -> SessionRecord:
-    return SessionRecord(id=row["id"], interview=row["interview"], owner_id=row["owner_id"],
-                         answers=json.loads(row["answers"]), progress=json.loads(row["progress"]),
-                         live_help=json.loads(row["live_help"]), blocked=bool(row["blocked"]),
-                         created=from_text(row["created"]), updated=from_text(row["updated"]))
-
-
-def _message(row: sqlite3.Row) -> ChatMessage:
-    values = dict(row)
-    values["time"] = from_text(values["time"])
-    return ChatMessage(**values)
-
-
-def _audit(row: sqlite3.Row) -> AuditEntry:
-    return AuditEntry(actor_id=row["actor_id"], actor_email=row["actor_email"],
-                      action=row["action"], session_id=row["session_id"],
-                      detail=row["detail"], time=from_text(row["time"]))
-
-
-def _insert_message(connection: sqlite3.Connection, message: ChatMessage, time_text: str,
-                    last_seq: dict[str, int]) -> tuple[sqlite3.Row | None, int]:
-    """Inside a transaction: (stored row, 0) for a repeat, else (None, the new seq).
-
-    `last_seq` caches each conversation's highest seq: chat batches are written one
-    at a time, by the one process that writes chat (SQLiteStore._claim_chat), so the
-    cache is exact and the common case is a single INSERT; a repeat is told apart by
-    the unique index."""
-    conversation = message.conversation
-    seq = last_seq.get(conversation)
-    if seq is None:
-        seq = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM messages"
-                                 " WHERE conversation = ?", (conversation,)).fetchone()[0]
-    try:
-        connection.execute(
-            f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (conversation, seq + 1, message.session_id, message.sender_key,
-             message.sender_role, message.text, message.client_id, message.sender_email,
-             message.sender_first_name, message.sender_last_name, time_text))
-    except sqlite3.IntegrityError:
-        existing = connection.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages"
-            " WHERE conversation = ? AND sender_key = ? AND client_id = ?",
-            (conversation, message.sender_key, message.client_id)).fetchone()
-        if existing is None:
-            raise
-        last_seq[conversation] = seq
-        return existing, 0
-    last_seq[conversation] = seq + 1
-    return None, seq + 1
-
-
-def _open_connection(path: Path, busy_timeout_ms: int, check_same_thread: bool = True,
-                     ) -> sqlite3.Connection:
-    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
-    # exactly what _transaction() says and nothing is left open between calls.
-    connection = sqlite3.connect(path, check_same_thread=check_same_thread, isolation_level=None)
-    connection.row_factory = sqlite3.Row
-    connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-    # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts
-    # the file; FULL would cost an fsync per chat message.
-    connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute("PRAGMA foreign_keys = ON")
-    return connection
-
-
-def _checkpoint(connection: sqlite3.Connection) -> None:
-    # PASSIVE: copies what it can without waiting for, or blocking, anybody.
-    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-
 
 class SQLiteStore(Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
@@ -272,7 +125,7 @@ class SQLiteStore(Store):
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise sqlite3.OperationalError(f"cannot create {self.path.parent}: {exc}") from exc
-        connection = _open_connection(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
+        connection = open_connection(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             version = connection.execute("PRAGMA user_version").fetchone()[0]
@@ -280,11 +133,11 @@ class SQLiteStore(Store):
                 raise sqlite3.OperationalError(
                     f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
             if version == 0:  # a new file
-                connection.executescript(_SCHEMA)
+                connection.executescript(SCHEMA)
                 connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
                 connection.executescript(
-                    f"BEGIN IMMEDIATE; {_MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
+                    f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
         except BaseException:
             connection.close()
             raise
@@ -300,7 +153,7 @@ class SQLiteStore(Store):
             await asyncio.get_running_loop().run_in_executor(self._executor, self._connect)
             # Never waits for a lock (a busy file sends the batch to the thread), and
             # leaves checkpoints, which copy the log into the file and fsync, to the thread.
-            self._loop_connection = _open_connection(self.path, busy_timeout_ms=0)
+            self._loop_connection = open_connection(self.path, busy_timeout_ms=0)
             self._loop_connection.execute("PRAGMA wal_autocheckpoint = 0")
         except BaseException as exc:
             self._executor.shutdown(wait=False)
@@ -355,17 +208,17 @@ class SQLiteStore(Store):
     async def get_user(self, user_id: str) -> User | None:
         row = await self._run(lambda c: c.execute(
             "SELECT * FROM users WHERE id = ?", (user_id,)).fetchone())
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def get_user_by_email(self, email: str) -> User | None:
         row = await self._run(lambda c: c.execute(
             "SELECT * FROM users WHERE email_lower = ?", (email.lower(),)).fetchone())
-        return _user(row) if row else None
+        return user_from_row(row) if row else None
 
     async def list_users(self) -> list[User]:
         rows = await self._run(lambda c: c.execute(
             "SELECT * FROM users ORDER BY email_lower, id").fetchall())
-        return [_user(row) for row in rows]
+        return [user_from_row(row) for row in rows]
 
     async def update_user(self, user: User) -> None:
         await self._run(lambda c: c.execute(
@@ -408,7 +261,7 @@ class SQLiteStore(Store):
     async def get_session(self, session_id: str) -> SessionRecord | None:
         row = await self._run(lambda c: c.execute(
             "SELECT * FROM sessions WHERE id = ?", (session_id,)).fetchone())
-        return _session(row) if row else None
+        return session_from_row(row) if row else None
 
     # -- chat -------------------------------------------------------------------
 
@@ -433,7 +286,7 @@ class SQLiteStore(Store):
         def write(connection: sqlite3.Connection) -> list:
             try:
                 return self._transaction(connection, lambda: [
-                    _insert_message(connection, message, time_text, self._last_seq)
+                    insert_message(connection, message, time_text, self._last_seq)
                     for message, time_text in zip(batch, times, strict=True)])
             except BaseException:
                 self._last_seq.clear()  # rolled back: the cache may run ahead
@@ -441,7 +294,7 @@ class SQLiteStore(Store):
 
         def write_and_checkpoint(connection: sqlite3.Connection) -> list:
             rows = write(connection)
-            _checkpoint(connection)
+            checkpoint(connection)
             return rows
 
         if self._loop_connection is None:
@@ -466,14 +319,14 @@ class SQLiteStore(Store):
         results = []
         for message, time_text, (existing, seq) in zip(batch, times, rows, strict=True):
             if existing is not None:
-                results.append((_message(existing), False))
+                results.append((message_from_row(existing), False))
             else:
                 results.append((dataclasses.replace(
                     message, seq=seq, time=from_text(time_text)), True))
         return results
 
     def _claim_chat(self) -> None:
-        """Seqs come from a cache (see _insert_message) that is exact only while one
+        """Seqs come from a cache (see insert_message) that is exact only while one
         process writes chat, so the first batch takes an exclusive lock on a file
         beside the database, kept until close. Other processes (`livehelp user ...`)
         may still use the store for anything else."""
@@ -491,7 +344,7 @@ class SQLiteStore(Store):
 
     async def _copy_log(self) -> None:
         try:
-            await self._run(_checkpoint)
+            await self._run(checkpoint)
             self._log_copied = True
         except StoreUnavailable as exc:
             log.warning("checkpoint of %s failed: %s", self.path, exc)
@@ -500,9 +353,9 @@ class SQLiteStore(Store):
 
     async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
         rows = await self._run(lambda c: c.execute(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq > ?"
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq > ?"
             " ORDER BY seq", (conversation, after_seq)).fetchall())
-        return [_message(row) for row in rows]
+        return [message_from_row(row) for row in rows]
 
     async def count_messages(self) -> int:
         return await self._run(lambda c: c.execute("SELECT COUNT(*) FROM messages").fetchone()[0])
@@ -520,5 +373,5 @@ class SQLiteStore(Store):
         # id breaks ties between entries written within the same millisecond.
         rows = await self._run(lambda c: c.execute(
             "SELECT * FROM audit ORDER BY time DESC, id DESC LIMIT ?", (limit,)).fetchall())
-        return [_audit(row) for row in rows]
+        return [audit_from_row(row) for row in rows]
 

@@ -1,0 +1,170 @@
+"""The SQLite store's schema and migrations, and the mapping between its rows and
+the store's records (see sqlite.py for the store itself)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+from state.store.base import AuditEntry, ChatMessage, SessionRecord, User
+
+MESSAGE_COLUMNS = (
+    "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
+    "sender_email, sender_first_name, sender_last_name, time"
+)
+
+# Chat messages. (conversation, seq) is unique without an index saying so: every
+# index costs each insert a scattered page write (about 10 us a message, measured),
+# and one process writes chat (see SQLiteStore._claim_chat), numbering each
+# conversation from the highest seq it holds. messages_once makes resends harmless
+# and serves every lookup by conversation.
+MESSAGES_TABLE = """
+CREATE TABLE {name} (
+    conversation TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    session_id TEXT NOT NULL,
+    sender_key TEXT NOT NULL,
+    sender_role TEXT NOT NULL,
+    text TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    sender_email TEXT, sender_first_name TEXT, sender_last_name TEXT,
+    time TEXT NOT NULL
+);
+"""
+MESSAGES_INDEX = """
+CREATE UNIQUE INDEX messages_once ON messages (conversation, sender_key, client_id);
+"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT NOT NULL,
+    email_lower TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    first_name TEXT NOT NULL, last_name TEXT NOT NULL,
+    privileges TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operator_settings (
+    user_id TEXT PRIMARY KEY,
+    available INTEGER NOT NULL,
+    roles TEXT NOT NULL,
+    phone TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    interview TEXT NOT NULL,
+    owner_id TEXT,
+    answers TEXT NOT NULL, progress TEXT NOT NULL, live_help TEXT NOT NULL,
+    blocked INTEGER NOT NULL, created TEXT NOT NULL, updated TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (updated);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    actor_id TEXT NOT NULL,
+    actor_email TEXT NOT NULL,
+    action TEXT NOT NULL,
+    session_id TEXT NOT NULL, detail TEXT NOT NULL, time TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
+"""
+SCHEMA += MESSAGES_TABLE.format(name="messages") + MESSAGES_INDEX
+
+# Steps from each older schema version to the next, run in one transaction each.
+MIGRATIONS = {
+    # 1 -> 2: messages lose their (conversation, seq) primary key.
+    1: MESSAGES_TABLE.format(name="messages_2") + f"""
+INSERT INTO messages_2 ({MESSAGE_COLUMNS})
+    SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY conversation, seq;
+DROP TABLE messages;
+ALTER TABLE messages_2 RENAME TO messages;
+""" + MESSAGES_INDEX,
+}
+
+
+def to_text(moment: datetime) -> str:
+    """UTC ISO text, always with milliseconds, so that text order is time order."""
+    if moment.tzinfo is None:  # naive times in this code base mean UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def user_from_row(row: sqlite3.Row) -> User:
+    return User(id=row["id"], email=row["email"], password_hash=row["password_hash"],
+                first_name=row["first_name"], last_name=row["last_name"],
+                privileges=json.loads(row["privileges"]), created=from_text(row["created"]))
+
+
+def session_from_row(row: sqlite3.Row) -> SessionRecord:
+    return SessionRecord(id=row["id"], interview=row["interview"], owner_id=row["owner_id"],
+                         answers=json.loads(row["answers"]), progress=json.loads(row["progress"]),
+                         live_help=json.loads(row["live_help"]), blocked=bool(row["blocked"]),
+                         created=from_text(row["created"]), updated=from_text(row["updated"]))
+
+
+def message_from_row(row: sqlite3.Row) -> ChatMessage:
+    values = dict(row)
+    values["time"] = from_text(values["time"])
+    return ChatMessage(**values)
+
+
+def audit_from_row(row: sqlite3.Row) -> AuditEntry:
+    return AuditEntry(actor_id=row["actor_id"], actor_email=row["actor_email"],
+                      action=row["action"], session_id=row["session_id"],
+                      detail=row["detail"], time=from_text(row["time"]))
+
+
+def insert_message(connection: sqlite3.Connection, message: ChatMessage, time_text: str,
+                   last_seq: dict[str, int]) -> tuple[sqlite3.Row | None, int]:
+    """Inside a transaction: (stored row, 0) for a repeat, else (None, the new seq).
+
+    `last_seq` caches each conversation's highest seq: chat batches are written one
+    at a time, by the one process that writes chat (SQLiteStore._claim_chat), so the
+    cache is exact and the common case is a single INSERT; a repeat is told apart by
+    the unique index."""
+    conversation = message.conversation
+    seq = last_seq.get(conversation)
+    if seq is None:
+        seq = connection.execute("SELECT COALESCE(MAX(seq), 0) FROM messages"
+                                 " WHERE conversation = ?", (conversation,)).fetchone()[0]
+    try:
+        connection.execute(
+            f"INSERT INTO messages ({MESSAGE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (conversation, seq + 1, message.session_id, message.sender_key,
+             message.sender_role, message.text, message.client_id, message.sender_email,
+             message.sender_first_name, message.sender_last_name, time_text))
+    except sqlite3.IntegrityError:
+        existing = connection.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages"
+            " WHERE conversation = ? AND sender_key = ? AND client_id = ?",
+            (conversation, message.sender_key, message.client_id)).fetchone()
+        if existing is None:
+            raise
+        last_seq[conversation] = seq
+        return existing, 0
+    last_seq[conversation] = seq + 1
+    return None, seq + 1
+
+
+def open_connection(path: Path, busy_timeout_ms: int,
+                    check_same_thread: bool = True) -> sqlite3.Connection:
+    # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is
+    # exactly what SQLiteStore._transaction() says and nothing is left open between calls.
+    connection = sqlite3.connect(path, check_same_thread=check_same_thread, isolation_level=None)
+    connection.row_factory = sqlite3.Row
+    connection.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+    # NORMAL in WAL mode: a power cut may lose the last commits but never corrupts
+    # the file; FULL would cost an fsync per chat message.
+    connection.execute("PRAGMA synchronous = NORMAL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+def checkpoint(connection: sqlite3.Connection) -> None:
+    # PASSIVE: copies what it can without waiting for, or blocking, anybody.
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
