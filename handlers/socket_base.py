@@ -137,7 +137,7 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             return self._refuse("binary_frame", "Frames must be JSON text, not binary.")
         try:
             message = orjson.loads(raw)
-        except orjson.JSONDecodeError:  # also what nests too deep or does not fit 64 bits
+        except orjson.JSONDecodeError:  # also NaN, infinities and nesting past 1024 levels
             return self._refuse("bad_json", "The frame is not valid JSON.")
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             return self._refuse("bad_type", "A frame must be a JSON object with a string 'type'.")
