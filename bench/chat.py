@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 
 from common import (
+    CpuClock,
     LiveHelpProcess,
     connect,
-    cpu_seconds,
     lag_figures,
     open_store,
     percentile,
@@ -111,13 +111,11 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
                         ack_latency.append(time.perf_counter() - sent[client_id])
                         break
 
-        pids = [server.pid] + ([store_pid] if store_pid else [])
-        started, before, own_cpu = time.perf_counter(), [cpu_seconds(p) for p in pids], time.process_time()
+        started, clock = time.perf_counter(), CpuClock(server.pid, *([store_pid] if store_pid else []))
         await asyncio.gather(*(talk(i, ws, n) for i, (ws, n) in
                                enumerate(zip(sockets, shares(args.messages, args.users)))))
         elapsed = time.perf_counter() - started
-        used = [cpu_seconds(p) - b for p, b in zip(pids, before, strict=True)]
-        own_cpu = time.process_time() - own_cpu
+        used, own_cpu = clock.used()
         metrics = await scrape_metrics(server)
         await asyncio.sleep(0.5)  # let the last deliveries arrive
         delivery = [delivered[c] - sent[c] for c in sent if c in delivered]
@@ -153,11 +151,11 @@ async def echo_chat(args: argparse.Namespace) -> dict:
                 await ws.read_message()
                 latency.append(time.perf_counter() - begun)
 
-        started, server_cpu, own_cpu = time.perf_counter(), cpu_seconds(process.pid), time.process_time()
+        started, clock = time.perf_counter(), CpuClock(process.pid)
         await asyncio.gather(*(talk(ws, n) for ws, n in
                                zip(sockets, shares(args.messages, args.users))))
         elapsed = time.perf_counter() - started
-        server_cpu, own_cpu = cpu_seconds(process.pid) - server_cpu, time.process_time() - own_cpu
+        (server_cpu,), own_cpu = clock.used()
         for ws in sockets:
             ws.close()
         return {"messages": len(latency), "seconds": elapsed, "rate": len(latency) / elapsed,

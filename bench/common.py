@@ -87,6 +87,21 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+class CpuClock:
+    """CPU seconds used, since it was made, by some other processes and by this one."""
+
+    def __init__(self, *pids: int) -> None:
+        self.pids = pids
+        self._start = [cpu_seconds(pid) for pid in pids]
+        self._own = time.process_time()
+
+    def used(self) -> tuple[list[float], float]:
+        """(seconds per pid, seconds of this process)."""
+        return ([cpu_seconds(pid) - start for pid, start in zip(self.pids, self._start,
+                                                                  strict=True)],
+                time.process_time() - self._own)
+
+
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
     """Signal the process and wait; kill it if it ignores the signal."""
     if process.poll() is None:

@@ -44,16 +44,20 @@ class InterviewBase(BaseHandler):
             raise tornado.web.HTTPError(404, "There is no interview called %s.", name)
         return interview
 
+    def granted_id(self, interview: Interview) -> str:
+        """The id of the session this browser was granted for the interview, or ''."""
+        session_id = self.session_grants().get(interview.name)
+        return session_id if isinstance(session_id, str) else ""
+
     def record_lock(self, interview: Interview) -> AbstractAsyncContextManager[None]:
         """Held from reading this browser's session of `interview` to saving it, so that
         changes made at the same moment by others (see state/session_locks.py) stay."""
-        session_id = self.session_grants().get(interview.name)
-        return self.livehelp.record_locks.hold(session_id if isinstance(session_id, str) else "")
+        return self.livehelp.record_locks.hold(self.granted_id(interview))
 
     async def held_session(self, interview: Interview) -> SessionRecord | None:
         """The session this browser was granted for the interview, if it still exists."""
-        session_id = self.session_grants().get(interview.name)
-        if not isinstance(session_id, str) or not session_id:
+        session_id = self.granted_id(interview)
+        if not session_id:
             return None
         record = await self.store.get_session(session_id)
         if record is None or record.interview != interview.name:

@@ -229,18 +229,17 @@ class MongoStore(Store):
         return seq + 1
 
     async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
-        wanted = {_message_id(message) for message in batch}
+        keys = [_message_id(message) for message in batch]
         stored: dict[str, ChatMessage] = {}
         new: set[str] = set()
         with _unavailable_on_connection_failure():
             try:
                 # Resent messages (a page retrying after a lost acknowledgement) are
                 # found here, by _id, without spending sequence numbers.
-                async for document in self._db.messages.find({"_id": {"$in": sorted(wanted)}}):
+                async for document in self._db.messages.find({"_id": {"$in": sorted(set(keys))}}):
                     stored[document["_id"]] = _message(document)
                 documents = []
-                for message in batch:
-                    key = _message_id(message)
+                for key, message in zip(keys, batch, strict=True):
                     if key in stored:  # also dedupes within the batch
                         continue
                     numbered = dataclasses.replace(
@@ -252,17 +251,16 @@ class MongoStore(Store):
                         name: getattr(numbered, name) for name in _MESSAGE_FIELDS})
                 if documents:
                     await self._db.messages.insert_many(documents)
-            except BulkWriteError as exc:
-                # Another writer stored one of these (or took one of these seqs) first:
-                # nothing here is acknowledged; the pages resend and find what was stored.
-                self._last_seq.clear()
-                raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
-            except BaseException:
+            except BaseException as exc:
                 self._last_seq.clear()  # some seqs may be spent or unknown: ask again
+                if isinstance(exc, BulkWriteError):
+                    # Another writer stored one of these (or took one of these seqs)
+                    # first: nothing here is acknowledged; the pages resend and find
+                    # what was stored.
+                    raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
                 raise
         results, answered = [], set()
-        for message in batch:
-            key = _message_id(message)
+        for key in keys:
             results.append((stored[key], key in new and key not in answered))
             answered.add(key)
         return results

@@ -266,7 +266,7 @@ class SQLiteStore(Store):
     # -- chat -------------------------------------------------------------------
 
     async def add_message(self, message: ChatMessage) -> tuple[ChatMessage, bool]:
-        """Written by group commit: one thread hop and one transaction per batch."""
+        """Written by group commit: one transaction per batch."""
         return await self._messages.submit(message)
 
     async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
@@ -306,12 +306,10 @@ class SQLiteStore(Store):
         else:
             try:
                 rows = write(self._loop_connection)
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # primary code
+            except sqlite3.DatabaseError as exc:
+                if (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF != sqlite3.SQLITE_BUSY:
                     raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
                 rows = await self._run(write)
-            except sqlite3.DatabaseError as exc:
-                raise StoreUnavailable(f"SQLite store {self.path}: {exc}") from exc
             self._unchecked_messages += len(batch)
             if self._unchecked_messages >= CHECKPOINT_MESSAGES and self._copying is None:
                 self._unchecked_messages = 0
