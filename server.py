@@ -19,16 +19,16 @@ import tornado.ioloop
 import tornado.web
 
 from handlers import metrics
-from state import accounts
-from state.cobrowse import CoBrowse
-from state.codes import AccessCodes
+from state.accounts import cli, users
+from state.accounts.throttle import LoginThrottle
+from state.cobrowse.control import CoBrowse
 from state.config import Config, ConfigError, load_config
-from state.hub import Hub
-from state.interviews import InterviewLibrary
-from state.livehelp import LiveHelp
+from state.interview.library import InterviewLibrary
+from state.livehelp.hub import Hub
+from state.livehelp.model import LiveHelp
+from state.phone.codes import AccessCodes
 from state.store import make_store
 from state.store.base import Store
-from state.throttle import LoginThrottle
 
 HERE = Path(__file__).resolve().parent
 # Allocations between two collections of the youngest generation (default 700).
@@ -157,10 +157,10 @@ def make_app(services: Services) -> tornado.web.Application:
 async def serve(config: Config) -> None:
     services = make_services(config)
     await services.start()
-    password = await accounts.ensure_first_admin(services.store)
+    password = await users.ensure_first_admin(services.store)
     if password:
         print("Created the first operator account (shown only this once):", flush=True)
-        print(f"  email:    {accounts.FIRST_ADMIN_EMAIL}\n  password: {password}", flush=True)
+        print(f"  email:    {users.FIRST_ADMIN_EMAIL}\n  password: {password}", flush=True)
     app = make_app(services)
     # Everything built so far lives as long as the process: keep it out of the
     # collector's scans, and collect the young generation less often (chat makes
@@ -187,7 +187,7 @@ async def user_command(config: Config, args: argparse.Namespace) -> int:
     services = make_services(config)
     await services.store.open()
     try:
-        return await accounts.run_user_command(services.store, args, getpass.getpass)
+        return await cli.run_user_command(services.store, args, getpass.getpass)
     finally:
         await services.store.close()
 
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="where the SQLite store and cookie secret live")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the server (the default)")
-    accounts.add_user_parser(commands)
+    cli.add_user_parser(commands)
     return parser
 
 

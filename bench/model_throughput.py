@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from state.config import Config
-from state.hub import Hub
-from state.livehelp import LiveHelp
+from state.livehelp.hub import Hub
+from state.livehelp.model import LiveHelp
 from state.store.base import SessionRecord, User, new_id
 from state.store.sqlite import SQLiteStore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tornado.web
 
 from handlers.base import BaseHandler, admin_required
-from state import accounts
+from state.accounts import users
 from state.store.base import PRIVILEGES
 
 AUDIT_PAGE_SIZE = 500
@@ -46,10 +46,10 @@ class UsersHandler(BaseHandler):
             if user.privileges == [privilege]:
                 return await self.show(notice=f"{user.email} is already {privilege}.")
             try:
-                await accounts.set_privilege(self.store, user, privilege)
+                await users.set_privilege(self.store, user, privilege)
             except ValueError as error:
                 return await self.show(error=str(error))
-        await accounts.audit(self.store, self.current_user, "set privilege",
+        await users.audit(self.store, self.current_user, "set privilege",
                              f"{user.email} is now {privilege}")
         if user.id == self.current_user.id and not user.is_admin:
             # Admins who gave up their own admin privilege can no longer see this page.
@@ -62,14 +62,14 @@ class UsersHandler(BaseHandler):
         password = self.get_body_argument("password", "")
         generated = not password
         if generated:
-            password = accounts.generate_password()
+            password = users.generate_password()
         try:
-            user = await accounts.create_account(
+            user = await users.create_account(
                 self.store, values["email"], password, [values["privilege"]],
                 values["first_name"], values["last_name"])
         except ValueError as error:
             return await self.show(error=str(error), add_values=values)
-        await accounts.audit(self.store, self.current_user, "add user",
+        await users.audit(self.store, self.current_user, "add user",
                              f"{user.email} as {values['privilege']}")
         await self.show(notice=f"Created {user.email} ({values['privilege']}).",
                         new_password=password if generated else "")

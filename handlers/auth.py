@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import tornado.web
 
 from handlers.base import BaseHandler
-from state import accounts
-from state.throttle import LoginThrottle
+from state.accounts import users
+from state.accounts.throttle import LoginThrottle
 
 WRONG_CREDENTIALS = "Email or password is incorrect."
 
@@ -68,7 +68,7 @@ class LoginHandler(BaseHandler):
             return self.show_form(email, (
                 "Too many failed sign-in attempts. "
                 f"Please wait {math.ceil(wait)} seconds and try again."))
-        user = await accounts.find_user_password(self.store, email, password)
+        user = await users.find_user_password(self.store, email, password)
         if user is None:
             throttle.record_failure(email, ip)
             return self.show_form(email, WRONG_CREDENTIALS)
@@ -104,7 +104,7 @@ class RegisterHandler(BaseHandler):
         if error:
             self.set_status(400)
         self.render_page("register.html", values=values, error=error,
-                         min_password_length=accounts.MIN_PASSWORD_LENGTH)
+                         min_password_length=users.MIN_PASSWORD_LENGTH)
 
     async def post(self) -> None:
         values = {name: self.get_body_argument(name, "").strip()
@@ -113,7 +113,7 @@ class RegisterHandler(BaseHandler):
         if password != self.get_body_argument("password_again", ""):
             return self.show_form(values, "The two passwords do not match.")
         try:
-            user = await accounts.create_account(
+            user = await users.create_account(
                 self.store, values["email"], password, ["user"],
                 values["first_name"], values["last_name"])
         except ValueError as error:

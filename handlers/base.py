@@ -15,9 +15,9 @@ from typing import Any
 
 import tornado.web
 
-from state.api import current_context, load_context
 from state.config import Config
-from state.interviews import Interview, Viewer
+from state.interview.library import Interview, Viewer
+from state.livehelp.api import current_context, load_context
 from state.store.base import SessionRecord, Store, StoreUnavailable, User, new_id
 
 log = logging.getLogger(__name__)
@@ -43,15 +43,15 @@ class BaseHandler(tornado.web.RequestHandler):
         return self.settings["store"]
 
     @property
-    def livehelp(self):  # state.livehelp.LiveHelp
+    def livehelp(self):  # state.livehelp.model.LiveHelp
         return self.settings["livehelp"]
 
     @property
-    def interviews(self):  # state.interviews.InterviewLibrary
+    def interviews(self):  # state.interview.library.InterviewLibrary
         return self.settings["interviews"]
 
     @property
-    def codes(self):  # state.codes.AccessCodes
+    def codes(self):  # state.phone.codes.AccessCodes
         return self.settings["codes"]
 
     def set_default_headers(self) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.socket_base import FieldError, text_field
-from state.cobrowse import CoBrowse, observe_channel
-from state.errors import LiveHelpError
-from state.interview_runner import END_SCREEN, InterviewRun, InterviewRuntimeError
-from state.screen_view import ScreenView, describe_page
+from state.cobrowse.control import CoBrowse, observe_channel
+from state.cobrowse.screen_view import ScreenView, describe_page
+from state.interview.runner import END_SCREEN, InterviewRun, InterviewRuntimeError
+from state.livehelp.errors import LiveHelpError
 from state.store.base import new_id
 
 # Field names are Python names from interview files; screen ids and actions are short.

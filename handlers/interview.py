@@ -1,6 +1,6 @@
 """Interview pages: the list, showing the current screen, submitting it, restarting, sharing.
 
-The walking itself lives in `state.interview_runner`; these handlers find the
+The walking itself lives in `state.interview.runner`; these handlers find the
 session this browser holds, run the interview inside the live-help API context,
 save, and tell the live-help model the session changed.
 """
@@ -13,8 +13,8 @@ from contextlib import AbstractAsyncContextManager
 import tornado.web
 
 from handlers.base import BaseHandler
-from state.interviews import Interview, InterviewRun, Page
-from state.live_records import client_key
+from state.interview.library import Interview, InterviewRun, Page
+from state.livehelp.records import client_key
 from state.store.base import AuditEntry, SessionRecord, new_id
 
 # Live help is "on" for the page (chat partials, nav icon, user socket script)
@@ -51,7 +51,7 @@ class InterviewBase(BaseHandler):
 
     def record_lock(self, interview: Interview) -> AbstractAsyncContextManager[None]:
         """Held from reading this browser's session of `interview` to saving it, so that
-        changes made at the same moment by others (see state/session_locks.py) stay."""
+        changes made at the same moment by others (see state/livehelp/session_locks.py) stay."""
         return self.livehelp.record_locks.hold(self.granted_id(interview))
 
     async def held_session(self, interview: Interview) -> SessionRecord | None:

@@ -9,8 +9,8 @@ import tornado.web
 from handlers.cobrowse_socket import MonitorCoBrowseMixin
 from handlers.socket_base import FieldError, LiveSocket, bool_field, seq_field, text_field
 from handlers.user_socket import CLIENT_ID_CHARS
-from state.config import validate_e164
-from state.errors import LiveHelpError
+from state.livehelp.errors import LiveHelpError
+from state.phone.numbers import validate_e164
 from state.store.base import AuditEntry
 
 # Role names come from interview files; this bounds what an operator page can send.

@@ -16,8 +16,8 @@ import orjson
 import tornado.websocket
 
 from handlers.base import BaseHandler
-from state.errors import LiveHelpError
-from state.hub import Published, encode
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.hub import Published, encode
 from state.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import tornado.web
 from handlers.base import BROWSER_COOKIE
 from handlers.cobrowse_socket import UserCoBrowseMixin
 from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
-from state.errors import LiveHelpError
-from state.live_records import Client
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.records import Client
 
 LISTED = ("available", "observeonly")
 CLIENT_ID_CHARS = 64

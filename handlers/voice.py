@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from handlers.base import BaseHandler
-from state.codes import CODE_DIGITS
+from state.phone.codes import CODE_DIGITS
 from state.store.base import AuditEntry, StoreError
 
 log = logging.getLogger(__name__)

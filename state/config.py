@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import phonenumbers
 import yaml
+
+from state.phone.numbers import validate_e164
 
 
 class ConfigError(ValueError):
@@ -90,22 +91,6 @@ def _text(raw: dict, key: str, default: str, section: str = "") -> str:
     if not isinstance(value, (str, int)):
         raise ConfigError(section + key, f"must be text, not {value!r}")
     return str(value)
-
-
-def validate_e164(number: str) -> str:
-    """Return `number` if it is a valid phone number written in E.164, else raise ValueError."""
-    if not number.startswith("+"):
-        raise ValueError("must start with + and the country code (E.164), e.g. +12762410114")
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException as error:
-        raise ValueError(f"is not a phone number ({error})") from None
-    if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("is not a valid phone number")
-    formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if formatted != number:
-        raise ValueError(f"must be written in E.164 without spaces: {formatted}")
-    return number
 
 
 # Prefixes naming a nested key in error messages, e.g. "twilio: number".

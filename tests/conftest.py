@@ -21,7 +21,7 @@ import tornado.web
 import tornado.websocket
 
 import server as livehelp_server
-from state import accounts
+from state.accounts import users
 from state.config import Config
 from state.store.base import User
 from state.store.sqlite import SQLiteStore
@@ -66,7 +66,7 @@ class LiveServer:
     async def add_user(self, email: str, privileges: tuple[str, ...] = ("user",),
                        password: str = "correct horse battery", first_name: str = "",
                        last_name: str = "") -> User:
-        return await accounts.create_account(
+        return await users.create_account(
             self.services.store, email, password, list(privileges), first_name, last_name)
 
     def cookie_for(self, name: str, value: str) -> str:

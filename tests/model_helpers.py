@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from state.config import Config
-from state.hub import Hub
-from state.livehelp import LiveHelp
+from state.livehelp.hub import Hub
+from state.livehelp.model import LiveHelp
 from state.store.base import SessionRecord, User, new_id
 
 

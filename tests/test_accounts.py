@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from state import accounts
+from state.accounts import cli, users
+from state.accounts.throttle import LoginThrottle
 from state.store.sqlite import SQLiteStore
-from state.throttle import LoginThrottle
 
 PASSWORD = "correct horse battery"
 
@@ -30,7 +30,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="livehelp")
-    accounts.add_user_parser(parser.add_subparsers(dest="command"))
+    cli.add_user_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(list(argv))
 
 
@@ -41,48 +41,48 @@ def no_prompt(prompt: str) -> str:
 # hashing ------------------------------------------------------------------
 
 def test_hash_verifies_only_the_same_password() -> None:
-    hashed = accounts.hash_password(PASSWORD)
+    hashed = users.hash_password(PASSWORD)
     assert hashed.startswith("$argon2id$")
     assert PASSWORD not in hashed
-    assert accounts.verify_password(hashed, PASSWORD)
-    assert not accounts.verify_password(hashed, PASSWORD + "!")
+    assert users.verify_password(hashed, PASSWORD)
+    assert not users.verify_password(hashed, PASSWORD + "!")
 
 
 def test_same_password_hashes_differently_each_time() -> None:
-    assert accounts.hash_password(PASSWORD) != accounts.hash_password(PASSWORD)
+    assert users.hash_password(PASSWORD) != users.hash_password(PASSWORD)
 
 
 @pytest.mark.parametrize("bad_hash", ["", "not a hash", "$argon2id$v=19$garbage", "$2b$12$abc"])
 def test_verify_is_false_for_a_malformed_hash(bad_hash: str) -> None:
-    assert accounts.verify_password(bad_hash, PASSWORD) is False
+    assert users.verify_password(bad_hash, PASSWORD) is False
 
 
 # create_account -------------------------------------------------------------
 
 async def test_create_account_stores_a_hash_and_names(store: SQLiteStore) -> None:
-    user = await accounts.create_account(store, " Ann@Example.org ", PASSWORD, ["advocate"],
+    user = await users.create_account(store, " Ann@Example.org ", PASSWORD, ["advocate"],
                                          "Ann", "Lee")
     stored = await store.get_user_by_email("ann@example.org")
     assert stored is not None and stored.id == user.id
     assert stored.email == "ann@example.org"
     assert (stored.first_name, stored.last_name, stored.privileges) == ("Ann", "Lee", ["advocate"])
-    assert accounts.verify_password(stored.password_hash, PASSWORD)
+    assert users.verify_password(stored.password_hash, PASSWORD)
 
 
 @pytest.mark.parametrize("email", ["", "no-at-sign", "two@@signs", "spa ce@example.org", "@x", "x@"])
 async def test_create_account_refuses_a_malformed_email(store: SQLiteStore, email: str) -> None:
     with pytest.raises(ValueError, match="(?i)email"):
-        await accounts.create_account(store, email, PASSWORD, ["user"])
+        await users.create_account(store, email, PASSWORD, ["user"])
 
 
 async def test_create_account_accepts_a_dotless_domain(store: SQLiteStore) -> None:
-    user = await accounts.create_account(store, "ops@localhost", PASSWORD, ["user"])
+    user = await users.create_account(store, "ops@localhost", PASSWORD, ["user"])
     assert user.email == "ops@localhost"
 
 
 async def test_create_account_refuses_a_short_password(store: SQLiteStore) -> None:
     with pytest.raises(ValueError, match="at least 8 characters"):
-        await accounts.create_account(store, "a@example.org", "1234567", ["user"])
+        await users.create_account(store, "a@example.org", "1234567", ["user"])
     assert await store.list_users() == []
 
 
@@ -90,44 +90,44 @@ async def test_create_account_refuses_a_short_password(store: SQLiteStore) -> No
 async def test_create_account_refuses_unknown_or_missing_privileges(
         store: SQLiteStore, privileges: list[str]) -> None:
     with pytest.raises(ValueError, match="(?i)privilege"):
-        await accounts.create_account(store, "a@example.org", PASSWORD, privileges)
+        await users.create_account(store, "a@example.org", PASSWORD, privileges)
 
 
 async def test_create_account_refuses_a_taken_email_in_any_case(store: SQLiteStore) -> None:
-    await accounts.create_account(store, "a@example.org", PASSWORD, ["user"])
+    await users.create_account(store, "a@example.org", PASSWORD, ["user"])
     with pytest.raises(ValueError, match="already exists"):
-        await accounts.create_account(store, "A@Example.ORG", PASSWORD, ["user"])
+        await users.create_account(store, "A@Example.ORG", PASSWORD, ["user"])
 
 
 async def test_find_user_password_needs_both_right(store: SQLiteStore) -> None:
-    user = await accounts.create_account(store, "a@example.org", PASSWORD, ["user"])
-    found = await accounts.find_user_password(store, "A@example.org", PASSWORD)
+    user = await users.create_account(store, "a@example.org", PASSWORD, ["user"])
+    found = await users.find_user_password(store, "A@example.org", PASSWORD)
     assert found is not None and found.id == user.id
-    assert await accounts.find_user_password(store, "a@example.org", "wrong password") is None
-    assert await accounts.find_user_password(store, "b@example.org", PASSWORD) is None
-    assert await accounts.find_user_password(store, "not an email", PASSWORD) is None
+    assert await users.find_user_password(store, "a@example.org", "wrong password") is None
+    assert await users.find_user_password(store, "b@example.org", PASSWORD) is None
+    assert await users.find_user_password(store, "not an email", PASSWORD) is None
 
 
 # first admin -----------------------------------------------------------------
 
 async def test_first_admin_is_created_once_with_a_working_password(store: SQLiteStore) -> None:
-    password = await accounts.ensure_first_admin(store)
-    assert password and len(password) >= accounts.MIN_PASSWORD_LENGTH
-    admin = await accounts.find_user_password(store, accounts.FIRST_ADMIN_EMAIL, password)
+    password = await users.ensure_first_admin(store)
+    assert password and len(password) >= users.MIN_PASSWORD_LENGTH
+    admin = await users.find_user_password(store, users.FIRST_ADMIN_EMAIL, password)
     assert admin is not None and admin.is_admin
-    assert await accounts.ensure_first_admin(store) is None
+    assert await users.ensure_first_admin(store) is None
     assert len(await store.list_users()) == 1
 
 
 async def test_no_first_admin_when_an_admin_exists(store: SQLiteStore) -> None:
-    await accounts.create_account(store, "boss@example.org", PASSWORD, ["admin"])
-    assert await accounts.ensure_first_admin(store) is None
-    assert await store.get_user_by_email(accounts.FIRST_ADMIN_EMAIL) is None
+    await users.create_account(store, "boss@example.org", PASSWORD, ["admin"])
+    assert await users.ensure_first_admin(store) is None
+    assert await store.get_user_by_email(users.FIRST_ADMIN_EMAIL) is None
 
 
 async def test_first_admin_ignores_operators_without_admin(store: SQLiteStore) -> None:
-    await accounts.create_account(store, "helper@example.org", PASSWORD, ["advocate"])
-    assert await accounts.ensure_first_admin(store) is not None
+    await users.create_account(store, "helper@example.org", PASSWORD, ["advocate"])
+    assert await users.ensure_first_admin(store) is not None
 
 
 # throttle ------------------------------------------------------------------
@@ -211,10 +211,10 @@ async def test_cli_add_prints_a_generated_password_that_works(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
     args = parse("user", "add", "ops@example.org", "--privilege", "advocate",
                  "--first-name", "Olga", "--last-name", "Ops")
-    assert await accounts.run_user_command(store, args, no_prompt) == 0
+    assert await cli.run_user_command(store, args, no_prompt) == 0
     out = capsys.readouterr().out
     password = out.split("Password (shown only this once): ")[1].strip()
-    user = await accounts.find_user_password(store, "ops@example.org", password)
+    user = await users.find_user_password(store, "ops@example.org", password)
     assert user is not None
     assert (user.privileges, user.first_name, user.last_name) == (["advocate"], "Olga", "Ops")
 
@@ -224,16 +224,16 @@ async def test_cli_add_reads_password_from_stdin(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     args = parse("user", "add", "ops@example.org", "--password-stdin")
-    assert await accounts.run_user_command(store, args, no_prompt) == 0
+    assert await cli.run_user_command(store, args, no_prompt) == 0
     assert PASSWORD not in capsys.readouterr().out
-    user = await accounts.find_user_password(store, "ops@example.org", PASSWORD)
+    user = await users.find_user_password(store, "ops@example.org", PASSWORD)
     assert user is not None and user.privileges == ["user"]
 
 
 async def test_cli_add_duplicate_fails_with_one_line(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
-    await accounts.create_account(store, "ops@example.org", PASSWORD, ["user"])
-    code = await accounts.run_user_command(store, parse("user", "add", "ops@example.org"),
+    await users.create_account(store, "ops@example.org", PASSWORD, ["user"])
+    code = await cli.run_user_command(store, parse("user", "add", "ops@example.org"),
                                            no_prompt)
     err = capsys.readouterr().err
     assert code == 1
@@ -242,44 +242,44 @@ async def test_cli_add_duplicate_fails_with_one_line(
 
 async def test_cli_list_shows_each_account(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
-    await accounts.create_account(store, "b@example.org", PASSWORD, ["advocate"], "Bea")
-    await accounts.create_account(store, "a@example.org", PASSWORD, ["admin"])
-    assert await accounts.run_user_command(store, parse("user", "list"), no_prompt) == 0
+    await users.create_account(store, "b@example.org", PASSWORD, ["advocate"], "Bea")
+    await users.create_account(store, "a@example.org", PASSWORD, ["admin"])
+    assert await cli.run_user_command(store, parse("user", "list"), no_prompt) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("a@example.org\tadmin")
     assert lines[1].startswith("b@example.org\tadvocate\tBea")
 
 
 async def test_cli_set_password_asks_twice(store: SQLiteStore) -> None:
-    await accounts.create_account(store, "a@example.org", PASSWORD, ["user"])
+    await users.create_account(store, "a@example.org", PASSWORD, ["user"])
     answers = iter(["new password 123", "new password 123"])
-    code = await accounts.run_user_command(
+    code = await cli.run_user_command(
         store, parse("user", "set-password", "a@example.org"), lambda prompt: next(answers))
     assert code == 0
-    assert await accounts.find_user_password(store, "a@example.org", "new password 123")
-    assert not await accounts.find_user_password(store, "a@example.org", PASSWORD)
+    assert await users.find_user_password(store, "a@example.org", "new password 123")
+    assert not await users.find_user_password(store, "a@example.org", PASSWORD)
 
 
 async def test_cli_set_password_refuses_a_mismatch(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
-    await accounts.create_account(store, "a@example.org", PASSWORD, ["user"])
+    await users.create_account(store, "a@example.org", PASSWORD, ["user"])
     answers = iter(["new password 123", "new password 124"])
-    code = await accounts.run_user_command(
+    code = await cli.run_user_command(
         store, parse("user", "set-password", "a@example.org"), lambda prompt: next(answers))
     assert code == 1 and "do not match" in capsys.readouterr().err
-    assert await accounts.find_user_password(store, "a@example.org", PASSWORD)
+    assert await users.find_user_password(store, "a@example.org", PASSWORD)
 
 
 async def test_cli_set_password_for_unknown_email_fails(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
-    code = await accounts.run_user_command(
+    code = await cli.run_user_command(
         store, parse("user", "set-password", "ghost@example.org"), no_prompt)
     assert code == 1 and "no account" in capsys.readouterr().err
 
 
 async def test_cli_set_privilege(store: SQLiteStore) -> None:
-    await accounts.create_account(store, "a@example.org", PASSWORD, ["user"])
-    code = await accounts.run_user_command(
+    await users.create_account(store, "a@example.org", PASSWORD, ["user"])
+    code = await cli.run_user_command(
         store, parse("user", "set-privilege", "a@example.org", "advocate"), no_prompt)
     assert code == 0
     user = await store.get_user_by_email("a@example.org")
@@ -288,8 +288,8 @@ async def test_cli_set_privilege(store: SQLiteStore) -> None:
 
 async def test_cli_refuses_to_demote_the_last_admin(
         store: SQLiteStore, capsys: pytest.CaptureFixture[str]) -> None:
-    await accounts.create_account(store, "boss@example.org", PASSWORD, ["admin"])
-    code = await accounts.run_user_command(
+    await users.create_account(store, "boss@example.org", PASSWORD, ["admin"])
+    code = await cli.run_user_command(
         store, parse("user", "set-privilege", "boss@example.org", "user"), no_prompt)
     assert code == 1 and "only administrator" in capsys.readouterr().err
     user = await store.get_user_by_email("boss@example.org")

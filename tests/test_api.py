@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from state import api
-from state.errors import InterviewContextError
+from state.livehelp import api
+from state.livehelp.errors import InterviewContextError
 from state.store.base import ChatMessage
 from tests.model_helpers import live_record, make_model, make_user
 

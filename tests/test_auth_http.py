@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import tornado.httpclient
 
-from state import accounts
+from state.accounts import users
 from tests.conftest import LiveServer
 
 PASSWORD = "correct horse battery"
@@ -235,7 +235,7 @@ async def test_admin_adds_a_user_with_a_generated_password(live_server: LiveServ
     assert response.code == 200 and "Created carl@example.org (advocate)." in body
     password = re.search(r"shown only this once\):\s*<code>([^<]+)</code>", body).group(1)
     store = live_server.services.store
-    assert await accounts.find_user_password(store, "carl@example.org", password)
+    assert await users.find_user_password(store, "carl@example.org", password)
 
 
 async def test_names_typed_by_people_are_escaped(live_server: LiveServer) -> None:
@@ -250,8 +250,8 @@ async def test_names_typed_by_people_are_escaped(live_server: LiveServer) -> Non
 async def test_audit_log_is_newest_first(live_server: LiveServer) -> None:
     admin = await live_server.add_user("ann@example.org", ("admin",))
     store = live_server.services.store
-    await accounts.audit(store, admin, "first action", "one")
-    await accounts.audit(store, admin, "second action", "two")
+    await users.audit(store, admin, "first action", "one")
+    await users.audit(store, admin, "second action", "two")
     page = (await live_server.fetch("admin/audit",
                                     cookie=live_server.user_cookie(admin))).body.decode()
     assert page.index("second action") < page.index("first action")

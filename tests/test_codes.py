@@ -6,18 +6,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from state.codes import (
-    CALL_CONNECTED_SECONDS,
-    CALLER_BLOCK_SECONDS,
-    MAX_CALLER_FAILURES,
-    AccessCodes,
-    CallerLimiter,
-)
 from state.config import Config, TwilioConfig
-from state.errors import LiveHelpError
-from state.hub import Hub
-from state.live_records import Client
-from state.livehelp import LiveHelp
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.hub import Hub
+from state.livehelp.model import LiveHelp
+from state.livehelp.records import Client
+from state.phone.codes import CALL_CONNECTED_SECONDS, AccessCodes
+from state.phone.limits import CALLER_BLOCK_SECONDS, MAX_CALLER_FAILURES, CallerLimiter
 from state.store.base import SessionRecord, User, new_id
 
 CENTRAL = "+12762410114"
@@ -95,7 +90,7 @@ async def test_live_codes_are_unique(world, monkeypatch):
     operator = await world.add_operator()
     first = world.codes.enable(world.add_client().key, operator.id)
     draws = iter([int(first.code), int(first.code), 42])
-    monkeypatch.setattr("state.codes.secrets.randbelow", lambda _n: next(draws))
+    monkeypatch.setattr("state.phone.codes.secrets.randbelow", lambda _n: next(draws))
     second = world.codes.enable(world.add_client().key, operator.id)
     assert second.code == "0042"
 

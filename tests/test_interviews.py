@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from state.api import InterviewContext, current_context
 from state.config import Config
-from state.hub import Hub
-from state.interview_format import InterviewError, parse_interview
-from state.interviews import InterviewLibrary, InterviewRun, Viewer
-from state.live_records import Operator
-from state.livehelp import LiveHelp
+from state.interview.format import InterviewError, parse_interview
+from state.interview.library import InterviewLibrary, InterviewRun, Viewer
+from state.livehelp.api import InterviewContext, current_context
+from state.livehelp.hub import Hub
+from state.livehelp.model import LiveHelp
+from state.livehelp.records import Operator
 from state.store.base import OperatorSettings, SessionRecord, User
 
 INTERVIEWS = Path(__file__).resolve().parent.parent / "interviews"
@@ -330,8 +330,8 @@ def test_optional_empty_field_is_saved_as_none(library, livehelp) -> None:
 
 
 def test_api_outside_an_interview_raises() -> None:
-    from state.api import set_live_help_status
-    from state.errors import InterviewContextError
+    from state.livehelp.api import set_live_help_status
+    from state.livehelp.errors import InterviewContextError
 
     with pytest.raises(InterviewContextError):
         set_live_help_status(availability="available", partner_roles="advocate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from state.errors import LiveHelpError
+from state.livehelp.errors import LiveHelpError
 from tests.model_helpers import Inbox, live_record, make_model, make_user
 
 

@@ -10,8 +10,9 @@ import pytest
 import tornado.httpclient
 from twilio.request_validator import RequestValidator
 
-from state.codes import MAX_CALLER_FAILURES, AccessCode
 from state.config import TwilioConfig
+from state.phone.codes import AccessCode
+from state.phone.limits import MAX_CALLER_FAILURES
 from state.store.base import SessionRecord, new_id
 
 TOKEN = "test-auth-token"

@@ -1,5 +1,5 @@
 // Builds the operator's copy of a user's interview screen from the server's
-// description (state/screen_view.py). All text goes in with textContent; inputs
+// description (state/cobrowse/screen_view.py). All text goes in with textContent; inputs
 // start disabled and are enabled only while this operator controls the screen.
 
 import { make } from "./lh-socket.js";

@@ -20,7 +20,7 @@ from playwright.async_api import Page, expect
 
 import server as livehelp_server
 from state.config import Config
-from state.interviews import InterviewLibrary
+from state.interview.library import InterviewLibrary
 from tests.browser.conftest import sign_in
 from tests.browser.test_monitor_chat import (
     activate,

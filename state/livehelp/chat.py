@@ -6,8 +6,8 @@ kept apart so each file stays about one thing.
 
 from __future__ import annotations
 
-from state.errors import LiveHelpError
-from state.live_records import LiveSession
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.records import LiveSession
 from state.store.base import ChatMessage
 
 # History sent to a page that has seen nothing of a conversation yet.

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from state.interview_format import Field
+from state.interview.format import Field
 
 # Deliberately loose: one "@", something on each side, a dot in the domain.
 # Stricter patterns refuse real addresses; the mail server is the real check.

@@ -7,8 +7,8 @@ publishing); kept apart so each file stays about one thing.
 
 from __future__ import annotations
 
-from state.errors import LiveHelpError
-from state.live_records import Operator
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.records import Operator
 from state.store.base import User
 
 

@@ -12,20 +12,17 @@ periodic job, and the clock is injectable so tests never sleep.
 
 from __future__ import annotations
 
-import functools
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import phonenumbers
-
-from state.config import validate_e164
-from state.errors import LiveHelpError
-from state.live_records import Client
-from state.livehelp import LiveHelp
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.model import LiveHelp
+from state.livehelp.records import Client
+from state.phone.limits import CallerLimiter
+from state.phone.numbers import format_for_people, validate_e164
 
 CODE_DIGITS = 4
 # Every 4-digit string, 0000 included: the space a caller must guess in.
@@ -33,12 +30,6 @@ CODE_SPACE = 10**CODE_DIGITS
 # The Monitor shows "call connected" this long after a code is used: long enough
 # for the operator to notice, short enough not to mislead once the call is over.
 CALL_CONNECTED_SECONDS = 180.0
-# A caller number that types this many wrong codes within FAILURE_WINDOW_SECONDS
-# is refused for CALLER_BLOCK_SECONDS: an honest caller mistypes a few times, a
-# guesser needs thousands of tries (see CallerLimiter).
-MAX_CALLER_FAILURES = 10
-FAILURE_WINDOW_SECONDS = 3600.0
-CALLER_BLOCK_SECONDS = 3600.0
 
 
 @dataclass
@@ -59,72 +50,6 @@ class AccessCode:
     @property
     def expires_iso(self) -> str:
         return datetime.fromtimestamp(self.expires, UTC).isoformat()
-
-
-class CallerLimiter:
-    """Refuses a caller number that failed `max_failures` times within `window` seconds.
-
-    Failures are counted in a sliding window; reaching the limit refuses the
-    number for `block_seconds` and starts its count afresh.
-    """
-
-    def __init__(self, max_failures: int = MAX_CALLER_FAILURES,
-                 window: float = FAILURE_WINDOW_SECONDS,
-                 block_seconds: float = CALLER_BLOCK_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.max_failures = max_failures
-        self.window = window
-        self.block_seconds = block_seconds
-        self.clock = clock
-        self._failures: dict[str, deque[float]] = {}
-        self._refused_until: dict[str, float] = {}
-
-    def refused(self, caller: str) -> bool:
-        """True while `caller` is serving its block."""
-        until = self._refused_until.get(caller)
-        if until is None:
-            return False
-        if self.clock() < until:
-            return True
-        del self._refused_until[caller]
-        return False
-
-    def record_failure(self, caller: str) -> bool:
-        """Count one wrong code from `caller`; True if this failure got it refused."""
-        now = self.clock()
-        failures = self._failures.setdefault(caller, deque())
-        failures.append(now)
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if len(failures) < self.max_failures:
-            return False
-        del self._failures[caller]
-        self._refused_until[caller] = now + self.block_seconds
-        return True
-
-    def failures(self, caller: str) -> int:
-        """Wrong codes from `caller` within the current window."""
-        now = self.clock()
-        return sum(1 for t in self._failures.get(caller, ()) if t > now - self.window)
-
-    def prune(self) -> None:
-        """Forget callers whose failures and blocks are all in the past (keeps memory bounded)."""
-        now = self.clock()
-        for caller in [c for c, until in self._refused_until.items() if until <= now]:
-            del self._refused_until[caller]
-        for caller, failures in list(self._failures.items()):
-            if not failures or failures[-1] <= now - self.window:
-                del self._failures[caller]
-
-
-@functools.cache  # the central number, formatted for every state message sent
-def format_for_people(number: str) -> str:
-    """"+12762410114" -> "+1 276-241-0114" (international format); unparseable: as given."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 class AccessCodes:

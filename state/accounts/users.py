@@ -1,24 +1,20 @@
-"""Accounts: password hashing, creating and changing accounts, the first admin, the CLI.
+"""Accounts: password hashing, creating and changing accounts, the first admin, audit.
 
 No Tornado here; the sign-in pages (handlers/auth.py), the admin page
-(handlers/admin.py) and `livehelp user ...` all go through these functions.
+(handlers/admin.py) and `livehelp user ...` (cli.py) all go through these functions.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import functools
 import re
 import secrets
-import sys
-from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from state.store.base import PRIVILEGES, AuditEntry, DuplicateEmail, Store, User, new_id
-from state.throttle import LoginThrottle  # noqa: F401  (re-exported for handlers)
 
 FIRST_ADMIN_EMAIL = "admin@localhost"
 MIN_PASSWORD_LENGTH = 8
@@ -194,111 +190,3 @@ async def audit(store: Store, actor: User | None, action: str, detail: str) -> N
         actor_id=actor.id if actor else "",
         actor_email=actor.email if actor else "(command line)",
         action=action, detail=detail))
-
-
-# command line -------------------------------------------------------------
-
-def add_user_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `user add|list|set-password|set-privilege` to the program's sub-commands."""
-    user = subparsers.add_parser("user", help="manage accounts",
-                                 description="Manage operator and user accounts.")
-    commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
-    add = commands.add_parser("add", help="create an account (prints a password if none given)")
-    add.add_argument("email")
-    add.add_argument("--privilege", choices=PRIVILEGES, default="user",
-                     help="admin, advocate (operators) or user (default)")
-    add.add_argument("--first-name", default="")
-    add.add_argument("--last-name", default="")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input")
-    commands.add_parser("list", help="list accounts")
-    set_pw = commands.add_parser("set-password", help="set an account's password")
-    set_pw.add_argument("email")
-    set_pw.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of standard input")
-    set_priv = commands.add_parser("set-privilege", help="set an account's privilege")
-    set_priv.add_argument("email")
-    set_priv.add_argument("privilege", choices=PRIVILEGES)
-
-
-def _read_stdin_password() -> str:
-    return sys.stdin.readline().rstrip("\r\n")
-
-
-def _fail(message: str, code: int = 1) -> int:
-    print(f"livehelp: {message}", file=sys.stderr)
-    return code
-
-
-async def run_user_command(store: Store, args: argparse.Namespace,
-                           ask_password: Callable[[str], str]) -> int:
-    """Run one `user ...` command against an open store; return the exit code.
-
-    0 done, 1 refused (unknown account, bad value, duplicate), 2 bad usage.
-    """
-    command = getattr(args, "user_command", None)
-    try:
-        if command == "list":
-            return await _list(store)
-        if command == "add":
-            return await _add(store, args)
-        if command == "set-password":
-            return await _set_password(store, args, ask_password)
-        if command == "set-privilege":
-            return await _set_privilege(store, args)
-    except ValueError as error:
-        return _fail(str(error))
-    return _fail("choose a user command: add, list, set-password, set-privilege", 2)
-
-
-async def _list(store: Store) -> int:
-    users = await store.list_users()
-    if not users:
-        print("No accounts.")
-    for user in users:
-        name = f"{user.first_name} {user.last_name}".strip()
-        print(f"{user.email}\t{','.join(user.privileges)}\t{name}")
-    return 0
-
-
-async def _add(store: Store, args: argparse.Namespace) -> int:
-    generated = not args.password_stdin
-    password = generate_password() if generated else _read_stdin_password()
-    user = await create_account(store, args.email, password, [args.privilege],
-                                args.first_name, args.last_name)
-    await audit(store, None, "add user", f"{user.email} as {args.privilege}")
-    print(f"Created {user.email} ({args.privilege}).")
-    if generated:
-        print(f"Password (shown only this once): {password}")
-    return 0
-
-
-async def _existing(store: Store, email: str) -> User:
-    user = await store.get_user_by_email(normalize_email(email))
-    if user is None:
-        raise ValueError(f"no account with the email {email.strip()}")
-    return user
-
-
-async def _set_password(store: Store, args: argparse.Namespace,
-                        ask_password: Callable[[str], str]) -> int:
-    user = await _existing(store, args.email)
-    if args.password_stdin:
-        password = _read_stdin_password()
-    else:
-        password = ask_password(f"New password for {user.email}: ")
-        check_password(password)
-        if ask_password("Repeat the password: ") != password:
-            return _fail("the passwords do not match; nothing was changed")
-    await set_password(store, user, password)
-    await audit(store, None, "set password", user.email)
-    print(f"Password changed for {user.email}.")
-    return 0
-
-
-async def _set_privilege(store: Store, args: argparse.Namespace) -> int:
-    user = await _existing(store, args.email)
-    await set_privilege(store, user, args.privilege)
-    await audit(store, None, "set privilege", f"{user.email} is now {args.privilege}")
-    print(f"{user.email} is now {args.privilege}.")
-    return 0

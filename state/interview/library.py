@@ -51,7 +51,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from state.interview_format import (
+from state.interview.format import (
     Choice,
     CodeBlock,
     Field,
@@ -61,7 +61,7 @@ from state.interview_format import (
     Screen,
     load_interview,
 )
-from state.interview_runner import (
+from state.interview.runner import (
     InterviewRun,
     InterviewRuntimeError,
     Outcome,

@@ -24,9 +24,9 @@ from jinja2 import ChainableUndefined
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from state.api import interview_namespace
-from state.interview_fields import as_typed, check, describe
-from state.interview_format import CodeBlock, Field, Interview, Screen
+from state.interview.fields import as_typed, check, describe
+from state.interview.format import CodeBlock, Field, Interview, Screen
+from state.livehelp.api import interview_namespace
 from state.store.base import SessionRecord
 
 # Shown when every screen is done and the interview has no final screen.

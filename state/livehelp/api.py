@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from state.errors import InterviewContextError
-from state.live_records import AVAILABILITIES, MODES, client_key
-from state.livehelp import LiveHelp
+from state.livehelp.errors import InterviewContextError
+from state.livehelp.model import LiveHelp
+from state.livehelp.records import AVAILABILITIES, MODES, client_key
 from state.store.base import ChatMessage, SessionRecord
 
 

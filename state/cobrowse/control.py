@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state.cobrowse.screen_view import FieldValue, ScreenView, clean_value
 from state.config import Config
-from state.errors import LiveHelpError
-from state.live_records import Client, LiveSession
-from state.livehelp import LiveHelp
-from state.screen_view import FieldValue, ScreenView, clean_value
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.model import LiveHelp
+from state.livehelp.records import Client, LiveSession
 
 
 @dataclass

@@ -13,13 +13,13 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from state.chat import ChatRules
 from state.config import Config
-from state.errors import LiveHelpError
-from state.hub import Hub
-from state.live_records import Client, LiveSession, Operator, client_key
-from state.operators import OperatorRules
-from state.session_locks import SessionLocks
+from state.livehelp.chat import ChatRules
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.hub import Hub
+from state.livehelp.operators import OperatorRules
+from state.livehelp.records import Client, LiveSession, Operator, client_key
+from state.livehelp.session_locks import SessionLocks
 from state.store.base import SessionRecord, Store, User
 
 log = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ from typing import Any
 
 from markupsafe import Markup
 
-from state.errors import LiveHelpError
-from state.interview_fields import MAX_TEXT_CHARS
-from state.interview_format import Field
-from state.interview_runner import Page
+from state.interview.fields import MAX_TEXT_CHARS
+from state.interview.format import Field
+from state.interview.runner import Page
+from state.livehelp.errors import LiveHelpError
 
 # The paragraphs InterviewRun.render(paragraphs=True) makes.
 _PARAGRAPH_SPLIT = re.compile(r"</p>\s*<p>")
