@@ -8,16 +8,7 @@ from state.config import Config
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.store.base import SessionRecord, User, new_id
-
-
-class FakeClock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.clock import FakeClock
 
 
 @dataclass(eq=False)

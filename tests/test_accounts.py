@@ -13,6 +13,7 @@ import pytest
 from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
 from state.store.sqlite import SQLiteStore
+from tests.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -131,14 +132,6 @@ async def test_first_admin_ignores_operators_without_admin(store: SQLiteStore) -
 
 
 # throttle ------------------------------------------------------------------
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 def fail(throttle: LoginThrottle, times: int, email: str = "a@example.org",
          ip: str = "10.0.0.1") -> None:

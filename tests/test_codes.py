@@ -14,23 +14,11 @@ from state.livehelp.records import Client
 from state.phone.codes import CALL_CONNECTED_SECONDS, AccessCodes
 from state.phone.limits import CALLER_BLOCK_SECONDS, MAX_CALLER_FAILURES, CallerLimiter
 from state.store.base import SessionRecord, User, new_id
+from tests.clock import FakeClock
 
 CENTRAL = "+12762410114"
 OPERATOR_PHONE = "+14155552671"
 CODE_MINUTES = 5.0
-
-
-class Clock:
-    """Wall-clock seconds the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass(eq=False)
@@ -47,7 +35,7 @@ class Inbox:
 class World:
     livehelp: LiveHelp
     codes: AccessCodes
-    clock: Clock
+    clock: FakeClock
 
     def add_client(self) -> Client:
         record = SessionRecord(id=new_id(), interview="demo", live_help={
@@ -72,7 +60,7 @@ def world(store) -> World:
     config = Config(twilio=TwilioConfig(voice=True, auth_token="t", number=CENTRAL,
                                         code_minutes=CODE_MINUTES))
     livehelp = LiveHelp(store, Hub(), config)
-    clock = Clock()
+    clock = FakeClock()
     return World(livehelp, AccessCodes(livehelp, CODE_MINUTES, clock=clock), clock)
 
 
@@ -276,7 +264,7 @@ async def test_disable_operator_withdraws_only_that_operators_codes(world):
 
 
 def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
-    clock = Clock()
+    clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES - 1):
         assert limiter.record_failure("+15550001111") is False
@@ -288,7 +276,7 @@ def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
 
 
 def test_limiter_lets_the_caller_back_after_an_hour():
-    clock = Clock()
+    clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES):
         limiter.record_failure("+15550001111")
@@ -300,7 +288,7 @@ def test_limiter_lets_the_caller_back_after_an_hour():
 
 
 def test_limiter_forgets_failures_older_than_an_hour():
-    clock = Clock()
+    clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES - 1):
         limiter.record_failure("+15550001111")
@@ -310,7 +298,7 @@ def test_limiter_forgets_failures_older_than_an_hour():
 
 
 def test_limiter_prune_drops_stale_callers():
-    clock = Clock()
+    clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     limiter.record_failure("+15550001111")
     clock.advance(3600)
