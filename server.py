@@ -24,6 +24,7 @@ from state.accounts.throttle import LoginThrottle
 from state.cobrowse.control import CoBrowse
 from state.config import Config, ConfigError, load_config
 from state.interview.library import InterviewLibrary
+from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.phone.codes import AccessCodes
@@ -90,17 +91,23 @@ def cookie_secret(data_dir: Path) -> str:
 
 
 def make_services(config: Config, store: Store | None = None) -> Services:
+    """The one composition: the model, the parts that extend it, the interview library
+    with the author API."""
     store = store or make_store(config)
     hub = Hub()
     livehelp = LiveHelp(store, hub, config)
+    codes = AccessCodes(livehelp, config.twilio)
+    cobrowse = CoBrowse(livehelp, config)
+    for extension in (cobrowse, codes):
+        livehelp.add_extension(extension)
     return Services(
         config=config,
         store=store,
         hub=hub,
         livehelp=livehelp,
-        codes=AccessCodes(livehelp, config.twilio.code_minutes),
-        interviews=InterviewLibrary(HERE / "interviews"),
-        cobrowse=CoBrowse(livehelp, config),
+        codes=codes,
+        interviews=InterviewLibrary(HERE / "interviews", api=interview_namespace()),
+        cobrowse=cobrowse,
     )
 
 

@@ -36,9 +36,9 @@ async def run(users: int, operators: int, messages: int) -> float:
         for number in range(operators):
             user = User(id=new_id(), email=f"op{number}@bench.invalid", password_hash="!",
                         privileges=["advocate"])
-            await model.operator_connected(user)
-            await model.set_operator_roles(user.id, ["advocate"])
-            await model.set_operator_status(user.id, True)
+            await model.operators.connected(user)
+            await model.operators.set_roles(user.id, ["advocate"])
+            await model.operators.set_status(user.id, True)
         keys = []
         for number in range(users):
             record = SessionRecord(id=new_id(), interview="bench", live_help={
@@ -49,7 +49,7 @@ async def run(users: int, operators: int, messages: int) -> float:
 
         async def talk(key: str) -> None:
             for number in range(messages):
-                await model.user_chat(key, f"m{number}", "hello, I have a question")
+                await model.chat.user_chat(key, f"m{number}", "hello, I have a question")
 
         started = time.perf_counter()
         await asyncio.gather(*(talk(key) for key in keys))

@@ -12,7 +12,7 @@ from typing import Any
 from handlers.socket_base import FieldError, text_field
 from state.cobrowse.control import CoBrowse, observe_channel
 from state.cobrowse.screen_view import ScreenView, describe_page
-from state.interview.runner import END_SCREEN, InterviewRun, InterviewRuntimeError
+from state.interview.runner import END_SCREEN, InterviewRuntimeError
 from state.livehelp.errors import LiveHelpError
 from state.store.base import new_id
 
@@ -58,7 +58,7 @@ class UserCoBrowseMixin:
             raise LiveHelpError("unknown_screen", "That screen is not part of this interview.")
         async with self.api_context(interview, record):
             try:
-                page = InterviewRun(interview, record, viewer).page(screen)
+                page = self.interviews.run(interview, record, viewer).page(screen)
             except InterviewRuntimeError:
                 raise LiveHelpError("screen_failed", "That screen could not be shown.") from None
         return describe_page(page)

@@ -13,13 +13,9 @@ from contextlib import AbstractAsyncContextManager
 import tornado.web
 
 from handlers.base import BaseHandler
-from state.interview.library import Interview, InterviewRun, Page
-from state.livehelp.records import client_key
+from state.interview.library import Interview, Page
+from state.livehelp.rules import LiveHelpSettings, client_key
 from state.store.base import AuditEntry, SessionRecord, new_id
-
-# Live help is "on" for the page (chat partials, nav icon, user socket script)
-# in these availabilities; "unavailable" leaves no trace of the feature.
-LIVE_HELP_ON = ("available", "observeonly")
 
 
 def fingerprint(record: SessionRecord) -> str:
@@ -76,14 +72,16 @@ class InterviewBase(BaseHandler):
 
     def show(self, interview: Interview, record: SessionRecord, page: Page,
              interview_help: object) -> None:
-        availability = record.live_help.get("availability", "unavailable")
+        settings = LiveHelpSettings.of(record.live_help)
         share_url = None
         if interview.multi_user:
             share_url = self.public_base_url() + self.url(f"share/{record.id}")
         self.render_page(
             "interview.html",
             interview=interview, page=page, session_id=record.id,
-            availability=availability, live_help_on=availability in LIVE_HELP_ON,
+            # Live help is "on" for the page (chat partials, nav icon, user socket
+            # script) when the session is listed; otherwise no trace of the feature.
+            availability=settings.availability, live_help_on=settings.listed,
             interview_help=interview_help, share_url=share_url,
         )
 
@@ -99,7 +97,7 @@ class InterviewHandler(InterviewBase):
             if record is None:
                 record = self.new_record(interview)
             before = fingerprint(record)
-            run = InterviewRun(interview, record, self.viewer(record))
+            run = self.interviews.run(interview, record, self.viewer(record))
             async with self.api_context(interview, record):
                 page = run.page()
                 interview_help = run.render(interview.help, paragraphs=True)
@@ -123,7 +121,7 @@ class InterviewHandler(InterviewBase):
                 # No session (expired cookie, deleted session): start one rather than fail.
                 self.redirect(self.url(f"interview/{interview.name}"), status=303)
                 return
-            run = InterviewRun(interview, record, self.viewer(record))
+            run = self.interviews.run(interview, record, self.viewer(record))
             async with self.api_context(interview, record):
                 outcome = run.submit(self.form_values())
                 interview_help = run.render(interview.help, paragraphs=True)
@@ -150,7 +148,7 @@ class RestartHandler(InterviewBase):
         interview = self.interview_named(name)
         record = self.new_record(interview)
         async with self.api_context(interview, record):
-            InterviewRun(interview, record, self.viewer(record)).current_screen()
+            self.interviews.run(interview, record, self.viewer(record)).current_screen()
         await self.save(record, interview)
         self.grant_session(interview.name, record.id)
         self.redirect(self.url(f"interview/{interview.name}"), status=303)

@@ -194,7 +194,7 @@ class MetricsHandler(JsonHandler):
             raise tornado.web.HTTPError(403, "Metrics are for administrators only.")
         state = metrics_state(self.application)
         state.lag.start()
-        figures = self.model_figures()
+        figures: dict[str, Any] = self.livehelp.figures()
         started = time.perf_counter()
         try:
             figures["messages_stored"] = await self.store.count_messages()
@@ -206,23 +206,6 @@ class MetricsHandler(JsonHandler):
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.set_header("Cache-Control", "no-store")
         self.finish(generate_latest(state.registry))
-
-    def model_figures(self) -> dict[str, Any]:
-        livehelp = self.livehelp
-        clients = list(livehelp.clients.values())
-        listed = [c for c in clients if livehelp.sessions[c.session_id].listed]
-        conversations = {livehelp.conversation_of(c) for c in listed
-                         if c.operator_id or (c.chat_active and
-                                              livehelp.sessions[c.session_id].mode != "help")}
-        operators = list(livehelp.operators.values())
-        return {
-            "sessions": len(listed),
-            "clients": len(clients),
-            "clients_online": sum(1 for c in clients if c.sockets),
-            "operators_online": sum(1 for op in operators if op.sockets),
-            "operators_available": sum(1 for op in operators if op.available),
-            "conversations": len(conversations),
-        }
 
 
 routes = [(r"metrics", MetricsHandler)]

@@ -36,7 +36,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         await super().get(*args, **kwargs)
 
     async def open(self) -> None:
-        operator = await self.livehelp.operator_connected(self.current_user)
+        operator = await self.livehelp.operators.connected(self.current_user)
         self.operator_id = operator.user.id
         self.subscribe("monitor")
         self.subscribe(f"operator:{self.operator_id}")
@@ -44,14 +44,13 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
 
     def session_key(self, message: dict) -> str:
         key = text_field(message, "session", 200)
-        if key not in self.livehelp.clients:
-            raise LiveHelpError("unknown_session", "That session is not active.")
+        self.livehelp.client(key)  # refuses an unknown key
         return key
 
     async def audit(self, action: str, key: str, detail: str = "") -> None:
         user = self.current_user
         await self.store.add_audit(AuditEntry(user.id, user.email, action,
-                                              self.livehelp.clients[key].session_id, detail))
+                                              self.livehelp.client(key).session_id, detail))
 
     async def on_hello(self, message: dict) -> None:
         last_seq = message.get("last_seq") or {}
@@ -62,27 +61,26 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
                                      self.livehelp.monitor_snapshot(self.operator_id)["sessions"])}
         for conversation in sorted(conversations):
             after = seq_field(last_seq.get(conversation), "last_seq")
-            for event in await self.livehelp.history(conversation, after):
+            for event in await self.livehelp.chat.history(conversation, after):
                 self.send(event)
 
     async def on_history(self, message: dict) -> None:
         """Replay one listed conversation after `after` (a new entry, a gap in seqs)."""
         conversation = text_field(message, "conversation", 200)
-        listed = {c.key for c in self.livehelp.clients.values()} | set(self.livehelp.sessions)
-        if conversation not in listed:
+        if not self.livehelp.conversation_listed(conversation):
             raise LiveHelpError("unknown_conversation", "That conversation is not listed.")
-        for event in await self.livehelp.history(conversation, seq_field(message.get("after"), "after")):
+        for event in await self.livehelp.chat.history(conversation, seq_field(message.get("after"), "after")):
             self.send(event)
 
     async def on_set_status(self, message: dict) -> None:
-        await self.livehelp.set_operator_status(self.operator_id, bool_field(message, "available"))
+        await self.livehelp.operators.set_status(self.operator_id, bool_field(message, "available"))
 
     async def on_set_roles(self, message: dict) -> None:
         roles = message.get("roles")
         if (not isinstance(roles, list) or len(roles) > MAX_ROLES or not all(
                 isinstance(r, str) and 0 < len(r) <= MAX_ROLE_CHARS for r in roles)):
             raise FieldError("'roles' must be a list of role names")
-        await self.livehelp.set_operator_roles(self.operator_id, roles)
+        await self.livehelp.operators.set_roles(self.operator_id, roles)
 
     async def on_set_phone(self, message: dict) -> None:
         if not self.config.twilio.voice:
@@ -95,7 +93,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
                 raise LiveHelpError("bad_phone", f"The phone number {error}.") from None
         else:
             self.codes.disable_operator(self.operator_id)
-        await self.livehelp.set_operator_phone(self.operator_id, phone)
+        await self.livehelp.operators.set_phone(self.operator_id, phone)
 
     async def on_chat(self, message: dict) -> None:
         key = self.session_key(message)
@@ -103,16 +101,16 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         text = text_field(message, "text", self.config.max_chat_chars)
         if not text.strip():
             raise LiveHelpError("bad_field", "A message cannot be empty.")
-        stored = await self.livehelp.operator_chat(self.operator_id, key, client_id, text)
+        stored = await self.livehelp.chat.operator_chat(self.operator_id, key, client_id, text)
         self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
                    "conversation": stored.conversation})
 
     async def on_take(self, message: dict) -> None:
-        self.livehelp.take(self.operator_id, self.session_key(message))
+        self.livehelp.operators.take(self.operator_id, self.session_key(message))
 
     async def on_typing(self, message: dict) -> None:
         name = self.current_user.first_name or "Operator"
-        self.livehelp.typing(self.session_key(message), name, bool_field(message, "typing"),
+        self.livehelp.chat.typing(self.session_key(message), name, bool_field(message, "typing"),
                              from_operator=True)
 
     async def on_block(self, message: dict) -> None:
@@ -139,7 +137,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
     def on_close(self) -> None:
         super().on_close()
         if self.operator_id is not None:
-            self.livehelp.operator_disconnected(self.operator_id)
+            self.livehelp.operators.disconnected(self.operator_id)
 
 
 routes = [(r"ws/monitor", MonitorSocket)]

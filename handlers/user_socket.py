@@ -11,8 +11,8 @@ from handlers.cobrowse_socket import UserCoBrowseMixin
 from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client
+from state.livehelp.rules import LiveHelpSettings
 
-LISTED = ("available", "observeonly")
 CLIENT_ID_CHARS = 64
 
 
@@ -26,7 +26,7 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         if not self.may_use_session(session_id):
             raise tornado.web.HTTPError(403, "This browser has no access to that session.")
         record = await self.store.get_session(session_id)
-        if record is None or record.live_help.get("availability") not in LISTED:
+        if record is None or not LiveHelpSettings.of(record.live_help).listed:
             raise tornado.web.HTTPError(403, "Live help is off for this session.")
         if self.current_user is None and self.get_signed_cookie(BROWSER_COOKIE) is None:
             # A socket cannot set cookies; the interview page gives the browser its id.
@@ -57,7 +57,7 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
                 pass  # the page shows the state it gets; nothing to reactivate into
         self.send(self.livehelp.user_state(self.client))
         conversation = self.livehelp.conversation_of(self.client)
-        for event in await self.livehelp.history(conversation, after):
+        for event in await self.livehelp.chat.history(conversation, after):
             self.send(event)
 
     async def on_activate(self, message: dict) -> None:
@@ -71,13 +71,13 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         text = text_field(message, "text", self.config.max_chat_chars)
         if not text.strip():
             raise LiveHelpError("bad_field", "A message cannot be empty.")
-        stored = await self.livehelp.user_chat(self.client.key, client_id, text)
+        stored = await self.livehelp.chat.user_chat(self.client.key, client_id, text)
         self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
                    "conversation": stored.conversation})
 
     async def on_typing(self, message: dict) -> None:
         name = self.current_user.first_name if self.current_user else ""
-        self.livehelp.typing(self.client.key, name or "User", bool_field(message, "typing"),
+        self.livehelp.chat.typing(self.client.key, name or "User", bool_field(message, "typing"),
                              from_operator=False)
 
     def on_close(self) -> None:

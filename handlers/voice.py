@@ -180,7 +180,7 @@ class CodeHandler(VoiceHandler):
 
     async def audit(self, session_id: str, operator_id: str, caller: str) -> None:
         """Record the call; a store outage must not drop a caller who had the right code."""
-        operator = self.livehelp.operators.get(operator_id)
+        operator = self.livehelp.find_operator(operator_id)
         entry = AuditEntry(
             actor_id=operator_id, actor_email=operator.user.email if operator else "",
             action="phone call", session_id=session_id,

@@ -1,17 +1,23 @@
 """Configuration: one YAML file whose keys read like the reference, a default for every key.
 
-`load_config(path)` returns a `Config`; any problem raises `ConfigError` naming the key.
-Secrets may come from the environment (LIVEHELP_TWILIO_AUTH_TOKEN, LIVEHELP_MONGODB_URI).
+The file's shape is declared once, below, as msgspec structs: each key with its type, limits and
+default. One `msgspec.convert` checks the whole file, so an unknown key is refused at any depth.
+`load_config(path)` returns the flat `Config` the code reads; any problem raises `ConfigError`
+naming the key. Secrets may come from the environment (LIVEHELP_TWILIO_AUTH_TOKEN,
+LIVEHELP_MONGODB_URI).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml
+from msgspec import Meta
 
 from state.phone.numbers import validate_e164
 
@@ -24,118 +30,168 @@ class ConfigError(ValueError):
         self.key = key
 
 
-@dataclass
-class TwilioConfig:
-    voice: bool = False
-    account_sid: str = ""
-    auth_token: str = ""
-    number: str = ""
+class _Text(str):
+    """A text key; YAML reads `name: 2024` as a number, which `_text_hook` takes as text too."""
+
+
+# The kinds of value; a description completes the error "must be <description>, not <value>".
+Text = Annotated[_Text, Meta(description="text")]
+Flag = Annotated[bool, Meta(description="true or false")]
+Port = Annotated[int, Meta(ge=0, le=65535, description="a port number")]
+Positive = Annotated[float, Meta(gt=0, description="a number greater than 0")]
+Count = Annotated[int, Meta(gt=0, description="a whole number greater than 0")]
+UrlRoot = Annotated[str, Meta(pattern="^/", description="a path starting with /")]
+DatabaseType = Annotated[Literal["sqlite", "mongodb"] | None, Meta(description="sqlite or mongodb")]
+
+# A YAML key is its field's name with spaces, except where the flat Config name differs.
+_YAML_KEYS = {"max_chat_chars": "max chat characters"}
+
+
+def _yaml_key(name: str) -> str:
+    return _YAML_KEYS.get(name, name.replace("_", " "))
+
+
+class _Section(msgspec.Struct, forbid_unknown_fields=True, rename=_yaml_key):
+    """A mapping of the file: its keys are declared, any other key is refused."""
+
+
+class DatabaseFile(_Section):
+    type: DatabaseType = None  # None: mongodb when a mongodb uri is given, else sqlite
+    path: Text = ""  # "": data dir / livehelp.sqlite3
+    mongodb_uri: Text = ""
+    name: Text = "livehelp"
+
+
+class TwilioFile(_Section):
+    voice: Flag = False
+    account_sid: Text = ""
+    auth_token: Text = ""
+    number: Text = ""
     # Five minutes is long enough to find a phone and dial, short enough that a
     # leaked code is worthless soon after.
-    code_minutes: float = 5.0
+    code_minutes: Positive = 5.0
+
+
+class LiveHelpFile(_Section):
+    # A browser that has had no open socket and made no request for this long is
+    # "offline". Tornado pings every ping_seconds, so a vanished network is noticed
+    # within ping_seconds + ping_timeout_seconds.
+    offline_seconds: Positive = 1.0
+    offline_check_seconds: Positive = 0.5
+    code_check_seconds: Positive = 5.0
+    ping_seconds: Positive = 10.0
+    ping_timeout_seconds: Positive = 10.0
+    # Largest WebSocket frame accepted; a chat message is far smaller, a screen
+    # snapshot with every field value fits comfortably.
+    max_message_bytes: Annotated[
+        int, Meta(gt=1024, description="a number greater than 1024")] = 64 * 1024
+    max_chat_chars: Count = 4000
+    notify_user_when_observed: Flag = True
+
+
+class ConfigFile(_Section):
+    host: Text = "127.0.0.1"
+    port: Port = 8080
+    data_dir: Text = "data"
+    url_root: UrlRoot = "/"
+    behind_https_load_balancer: Flag = False
+    database: DatabaseFile = msgspec.field(default_factory=DatabaseFile)
+    twilio: TwilioFile = msgspec.field(default_factory=TwilioFile)
+    allow_registration: Flag = False
+    live_help: LiveHelpFile = msgspec.field(default_factory=LiveHelpFile)
+    metrics_localhost_only: Flag = True
+    debug: Flag = False
+
+
+# The flat classes the code reads take their defaults from the declaration above.
+_FILE = ConfigFile()
+_TWILIO, _LIVE = _FILE.twilio, _FILE.live_help
+
+
+@dataclass
+class TwilioConfig:
+    voice: bool = _TWILIO.voice
+    account_sid: str = _TWILIO.account_sid
+    auth_token: str = _TWILIO.auth_token
+    number: str = _TWILIO.number
+    code_minutes: float = _TWILIO.code_minutes
 
 
 @dataclass
 class Config:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    data_dir: Path = Path("data")
-    url_root: str = "/"
-    behind_https_load_balancer: bool = False
-    database: str = "sqlite"  # "sqlite" or "mongodb"
+    host: str = _FILE.host
+    port: int = _FILE.port
+    data_dir: Path = Path(_FILE.data_dir)
+    url_root: str = _FILE.url_root
+    behind_https_load_balancer: bool = _FILE.behind_https_load_balancer
+    database: str = "sqlite"  # or "mongodb"; the file's type when it gives one
     sqlite_path: Path | None = None  # default: data_dir / "livehelp.sqlite3"
-    mongodb_uri: str = ""
-    mongodb_name: str = "livehelp"
+    mongodb_uri: str = _FILE.database.mongodb_uri
+    mongodb_name: str = _FILE.database.name
     twilio: TwilioConfig = field(default_factory=TwilioConfig)
-    allow_registration: bool = False
-    # A browser that has had no open socket and made no request for this long is
-    # "offline". Tornado pings every ping_seconds, so a vanished network is noticed
-    # within ping_seconds + ping_timeout_seconds.
-    offline_seconds: float = 1.0
-    offline_check_seconds: float = 0.5
-    code_check_seconds: float = 5.0
-    ping_seconds: float = 10.0
-    ping_timeout_seconds: float = 10.0
-    # Largest WebSocket frame accepted; a chat message is far smaller, a screen
-    # snapshot with every field value fits comfortably.
-    max_message_bytes: int = 64 * 1024
-    max_chat_chars: int = 4000
-    notify_user_when_observed: bool = True
-    metrics_localhost_only: bool = True
-    debug: bool = False
+    allow_registration: bool = _FILE.allow_registration
+    offline_seconds: float = _LIVE.offline_seconds
+    offline_check_seconds: float = _LIVE.offline_check_seconds
+    code_check_seconds: float = _LIVE.code_check_seconds
+    ping_seconds: float = _LIVE.ping_seconds
+    ping_timeout_seconds: float = _LIVE.ping_timeout_seconds
+    max_message_bytes: int = _LIVE.max_message_bytes
+    max_chat_chars: int = _LIVE.max_chat_chars
+    notify_user_when_observed: bool = _LIVE.notify_user_when_observed
+    metrics_localhost_only: bool = _FILE.metrics_localhost_only
+    debug: bool = _FILE.debug
 
     @property
     def database_path(self) -> Path:
         return self.sqlite_path or self.data_dir / "livehelp.sqlite3"
 
 
-def _bool(raw: dict, key: str, default: bool, section: str = "") -> bool:
-    value = raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(section + key, f"must be true or false, not {value!r}")
-    return value
+def _text_hook(kind: type, value: Any) -> Any:
+    if kind is _Text and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return _Text(value)
+    raise ValueError("must be text")
 
 
-def _number(raw: dict, key: str, default: float, minimum: float = 0.0,
-            section: str = "") -> float:
-    value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
-        raise ConfigError(section + key, f"must be a number greater than {minimum:g}, not {value!r}")
-    return value
+def _without_nulls(raw: dict) -> dict:
+    """A key left empty (YAML null) means its default; `5: x` becomes the unknown key "5"."""
+    return {str(key): _without_nulls(value) if isinstance(value, dict) else value
+            for key, value in raw.items() if value is not None}
 
 
-def _text(raw: dict, key: str, default: str, section: str = "") -> str:
-    value = raw.get(key, default)
-    if value is None:
-        return default
-    if not isinstance(value, (str, int)):
-        raise ConfigError(section + key, f"must be text, not {value!r}")
-    return str(value)
+def _config_error(message: str, raw: dict) -> ConfigError:
+    """Restate msgspec's "<problem> - at `$.section.key`" as a ConfigError naming the key."""
+    problem, at, where = message.rpartition(" - at `$")
+    if not at:  # a problem of the top level carries no path
+        problem, where = message, ""
+    keys = [key for key in where.rstrip("`").split(".") if key]
+    unknown = re.fullmatch(r"Object contains unknown field `(.*)`", problem, re.DOTALL)
+    if unknown:
+        return ConfigError(": ".join([*keys, unknown[1]]), "is not a known key")
+    kind: Any = ConfigFile
+    value: Any = raw
+    for key in keys:
+        kind = next(info.type for info in msgspec.structs.fields(kind) if info.encode_name == key)
+        value = value[key]
+    if isinstance(kind, type) and issubclass(kind, _Section):
+        return ConfigError(": ".join(keys), f"must be a mapping, not {value!r}")
+    meta = next(meta for meta in kind.__metadata__ if isinstance(meta, Meta))
+    return ConfigError(": ".join(keys), f"must be {meta.description}, not {value!r}")
 
 
-# Prefixes naming a nested key in error messages, e.g. "twilio: number".
-TWILIO = "twilio: "
-LIVE_HELP = "live help: "
-DATABASE = "database: "
-
-
-def _twilio(raw: Any) -> TwilioConfig:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError("twilio", "must be a mapping")
-    twilio = TwilioConfig(
-        voice=_bool(raw, "voice", False, section=TWILIO),
-        account_sid=_text(raw, "account sid", "", section=TWILIO),
-        auth_token=(os.environ.get("LIVEHELP_TWILIO_AUTH_TOKEN")
-                    or _text(raw, "auth token", "", section=TWILIO)),
-        number=_text(raw, "number", "", section=TWILIO),
-        code_minutes=_number(raw, "code minutes", 5.0, section=TWILIO),
-    )
-    if twilio.voice:
-        if not twilio.number:
-            raise ConfigError("twilio: number", "is required when voice is true")
-        try:
-            validate_e164(twilio.number)
-        except ValueError as error:
-            raise ConfigError("twilio: number", str(error)) from None
-        if not twilio.auth_token:
-            raise ConfigError(
-                "twilio: auth token",
-                "is required when voice is true (or set LIVEHELP_TWILIO_AUTH_TOKEN)",
-            )
-    return twilio
-
-
-KNOWN_KEYS = {
-    "host", "port", "data dir", "url root", "behind https load balancer", "database",
-    "twilio", "allow registration", "live help", "debug", "metrics localhost only",
-}
-LIVE_HELP_KEYS = {
-    "offline seconds", "offline check seconds", "code check seconds", "ping seconds",
-    "ping timeout seconds", "max message bytes", "max chat characters",
-    "notify user when observed",
-}
+def _check_voice(twilio: TwilioConfig) -> None:
+    if not twilio.voice:
+        return
+    if not twilio.number:
+        raise ConfigError("twilio: number", "is required when voice is true")
+    try:
+        validate_e164(twilio.number)
+    except ValueError as error:
+        raise ConfigError("twilio: number", str(error)) from None
+    if not twilio.auth_token:
+        raise ConfigError(
+            "twilio: auth token",
+            "is required when voice is true (or set LIVEHELP_TWILIO_AUTH_TOKEN)",
+        )
 
 
 def config_from_dict(raw: dict | None) -> Config:
@@ -143,58 +199,35 @@ def config_from_dict(raw: dict | None) -> Config:
     raw = raw or {}
     if not isinstance(raw, dict):
         raise ConfigError("(top level)", "the file must hold a mapping of keys")
-    for key in raw:
-        if key not in KNOWN_KEYS:
-            raise ConfigError(str(key), "is not a known key")
-    url_root = _text(raw, "url root", "/")
-    if not url_root.startswith("/"):
-        raise ConfigError("url root", "must start with /")
-    url_root = url_root.rstrip("/") + "/"
+    raw = _without_nulls(raw)
+    try:
+        file = msgspec.convert(raw, ConfigFile, dec_hook=_text_hook)
+    except msgspec.ValidationError as error:
+        raise _config_error(str(error), raw) from None
 
-    database = {} if raw.get("database") is None else raw["database"]
-    if not isinstance(database, dict):
-        raise ConfigError("database", "must be a mapping")
-    mongodb_uri = (os.environ.get("LIVEHELP_MONGODB_URI")
-                   or _text(database, "mongodb uri", "", section=DATABASE))
-    kind = _text(database, "type", "mongodb" if mongodb_uri else "sqlite", section=DATABASE)
-    if kind not in ("sqlite", "mongodb"):
-        raise ConfigError("database: type", "must be sqlite or mongodb")
+    database = file.database
+    mongodb_uri = os.environ.get("LIVEHELP_MONGODB_URI") or database.mongodb_uri
+    kind = database.type or ("mongodb" if mongodb_uri else Config.database)
     if kind == "mongodb" and not mongodb_uri:
         raise ConfigError("database: mongodb uri", "is required for type mongodb")
-
-    live = {} if raw.get("live help") is None else raw["live help"]
-    if not isinstance(live, dict):
-        raise ConfigError("live help", "must be a mapping")
-    for key in live:
-        if key not in LIVE_HELP_KEYS:
-            raise ConfigError(f"live help: {key}", "is not a known key")
-
-    port = raw.get("port", 8080)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ConfigError("port", f"must be a port number, not {port!r}")
-    sqlite_path = _text(database, "path", "", section=DATABASE)
+    twilio = TwilioConfig(**msgspec.structs.asdict(file.twilio))
+    twilio.auth_token = os.environ.get("LIVEHELP_TWILIO_AUTH_TOKEN") or twilio.auth_token
+    _check_voice(twilio)
     return Config(
-        host=_text(raw, "host", "127.0.0.1"),
-        port=port,
-        data_dir=Path(_text(raw, "data dir", "data")),
-        url_root=url_root,
-        behind_https_load_balancer=_bool(raw, "behind https load balancer", False),
+        host=file.host,
+        port=file.port,
+        data_dir=Path(file.data_dir),
+        url_root=file.url_root.rstrip("/") + "/",
+        behind_https_load_balancer=file.behind_https_load_balancer,
         database=kind,
-        sqlite_path=Path(sqlite_path) if sqlite_path else None,
+        sqlite_path=Path(database.path) if database.path else None,
         mongodb_uri=mongodb_uri,
-        mongodb_name=_text(database, "name", "livehelp", section=DATABASE),
-        twilio=_twilio(raw.get("twilio")),
-        allow_registration=_bool(raw, "allow registration", False),
-        offline_seconds=_number(live, "offline seconds", 1.0, section=LIVE_HELP),
-        offline_check_seconds=_number(live, "offline check seconds", 0.5, section=LIVE_HELP),
-        code_check_seconds=_number(live, "code check seconds", 5.0, section=LIVE_HELP),
-        ping_seconds=_number(live, "ping seconds", 10.0, section=LIVE_HELP),
-        ping_timeout_seconds=_number(live, "ping timeout seconds", 10.0, section=LIVE_HELP),
-        max_message_bytes=int(_number(live, "max message bytes", 64 * 1024, 1024, section=LIVE_HELP)),
-        max_chat_chars=int(_number(live, "max chat characters", 4000, section=LIVE_HELP)),
-        notify_user_when_observed=_bool(live, "notify user when observed", True, section=LIVE_HELP),
-        metrics_localhost_only=_bool(raw, "metrics localhost only", True),
-        debug=_bool(raw, "debug", False),
+        mongodb_name=database.name,
+        twilio=twilio,
+        allow_registration=file.allow_registration,
+        metrics_localhost_only=file.metrics_localhost_only,
+        debug=file.debug,
+        **msgspec.structs.asdict(file.live_help),
     )
 
 

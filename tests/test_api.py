@@ -85,9 +85,9 @@ def test_unknown_values_are_refused(run_in, arguments):
 ])
 async def test_chat_partners_available_accepts_three_spellings(model, run_in, call):
     user = make_user("op@example.com", ("advocate",))
-    await model.operator_connected(user)
-    await model.set_operator_roles(user.id, ["family law"])
-    await model.set_operator_status(user.id, True)
+    await model.operators.connected(user)
+    await model.operators.set_roles(user.id, ["family law"])
+    await model.operators.set_status(user.id, True)
     run_in(live_record())
     assert call().help == 1
 
@@ -141,14 +141,15 @@ def test_anonymous_sender_has_no_names(run_in):
 
 
 async def test_signed_in_sender_without_names_has_empty_names(model, run_in, tmp_path):
-    await model.operator_connected(make_user("op@example.com", ("advocate",)))
-    await model.set_operator_roles(next(iter(model.operators)), ["advocate"])
-    await model.set_operator_status(next(iter(model.operators)), True)
+    operator = make_user("op@example.com", ("advocate",))
+    await model.operators.connected(operator)
+    await model.operators.set_roles(operator.id, ["advocate"])
+    await model.operators.set_status(operator.id, True)
     record = live_record()
     user = make_user("ann@example.com")
     client = model.client_connected(record, "Demo", f"u:{user.id}", user)
     model.activate(client.key)
-    stored = await model.user_chat(client.key, "c1", "hello")
+    stored = await model.chat.user_chat(client.key, "c1", "hello")
     run_in(record, [stored])
     entry = api.get_chat_log()[0]
     assert entry["user_email"] == "ann@example.com"

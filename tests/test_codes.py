@@ -45,7 +45,7 @@ class World:
     async def add_operator(self, phone: str = OPERATOR_PHONE) -> User:
         user = User(id=new_id(), email=f"{new_id()}@example.com", password_hash="x",
                     privileges=["advocate"])
-        operator = await self.livehelp.operator_connected(user)
+        operator = await self.livehelp.operators.connected(user)
         operator.settings.phone = phone
         return user
 
@@ -61,7 +61,9 @@ def world(store) -> World:
                                         code_minutes=CODE_MINUTES))
     livehelp = LiveHelp(store, Hub(), config)
     clock = FakeClock()
-    return World(livehelp, AccessCodes(livehelp, CODE_MINUTES, clock=clock), clock)
+    codes = AccessCodes(livehelp, config.twilio, clock=clock)
+    livehelp.add_extension(codes)
+    return World(livehelp, codes, clock)
 
 
 async def test_enable_gives_a_four_digit_code_expiring_after_the_configured_minutes(world):
@@ -243,14 +245,14 @@ async def test_enable_is_refused_when_voice_is_off(world):
 async def test_operator_number_follows_a_changed_phone(world):
     client, operator = world.add_client(), await world.add_operator()
     access = world.codes.enable(client.key, operator.id)
-    world.livehelp.operators[operator.id].settings.phone = "+442071838750"
+    world.livehelp.operator(operator.id).settings.phone = "+442071838750"
     assert world.codes.operator_number(access) == "+442071838750"
 
 
 async def test_operator_number_is_none_once_the_operator_cleared_it(world):
     client, operator = world.add_client(), await world.add_operator()
     access = world.codes.enable(client.key, operator.id)
-    world.livehelp.operators[operator.id].settings.phone = ""
+    world.livehelp.operator(operator.id).settings.phone = ""
     assert world.codes.operator_number(access) is None
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from state.config import Config, ConfigError, config_from_dict, load_config
 
@@ -86,6 +88,68 @@ def test_each_bad_key_is_named(raw: dict, key: str) -> None:
     with pytest.raises(ConfigError) as error:
         config_from_dict(raw)
     assert key in str(error.value)
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"database": {"typ": "mongodb"}}, "config key 'database: typ': is not a known key"),
+    ({"twilio": {"voicee": True}}, "config key 'twilio: voicee': is not a known key"),
+    ({"live help": {"nap seconds": 3}}, "config key 'live help: nap seconds': is not a known key"),
+])
+def test_an_unknown_key_at_any_depth_is_refused_by_its_path(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_from_dict(raw)
+    assert str(error.value) == message
+    assert error.value.key == message.split("'")[1]
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"port": "x"}, "config key 'port': must be a port number, not 'x'"),
+    ({"live help": {"offline seconds": -1}},
+     "config key 'live help: offline seconds': must be a number greater than 0, not -1"),
+    ({"twilio": {"voice": "true"}}, "config key 'twilio: voice': must be true or false, not 'true'"),
+    ({"database": {"name": ["a"]}}, "config key 'database: name': must be text, not ['a']"),
+    ({"live help": {"max message bytes": 1024}},
+     "config key 'live help: max message bytes': must be a number greater than 1024, not 1024"),
+])
+def test_a_wrong_value_deep_inside_is_named_by_its_path(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_from_dict(raw)
+    assert str(error.value) == message
+
+
+def test_numbers_are_text_for_text_keys_and_empty_keys_are_defaults() -> None:
+    config = config_from_dict({"host": 5, "live help": None, "twilio": {"auth token": None}})
+    assert config.host == "5"
+    assert config.twilio.auth_token == ""
+    assert config.offline_seconds == Config().offline_seconds
+
+
+def readme_example() -> dict:
+    """The YAML block under "## Configuration" in README.md."""
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Configuration", 1)[1]
+    block = re.search(r"```yaml\n(.*?)```", section, re.DOTALL)
+    assert block, "README.md has no YAML example under ## Configuration"
+    return yaml.safe_load(block[1])
+
+
+def readme_keys() -> list[tuple[str, ...]]:
+    keys: list[tuple[str, ...]] = []
+    for key, value in readme_example().items():
+        keys += [(key, inner) for inner in value] if isinstance(value, dict) else [(key,)]
+    return keys
+
+
+def test_the_readme_example_is_accepted_whole() -> None:
+    config_from_dict(readme_example())
+
+
+@pytest.mark.parametrize("key", readme_keys(), ids=": ".join)
+def test_each_key_the_readme_documents_is_declared(key: tuple[str, ...]) -> None:
+    value = readme_example()
+    for part in key:
+        value = value[part]
+    raw: dict = {key[0]: value} if len(key) == 1 else {key[0]: {key[1]: value}}
+    config_from_dict(raw)
 
 
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path: Path) -> None:

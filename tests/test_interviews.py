@@ -9,19 +9,19 @@ import pytest
 from state.config import Config
 from state.interview.format import InterviewError, parse_interview
 from state.interview.library import InterviewLibrary, InterviewRun, Viewer
-from state.livehelp.api import InterviewContext, current_context
+from state.livehelp.api import InterviewContext, current_context, interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
-from state.livehelp.records import Operator
-from state.store.base import OperatorSettings, SessionRecord, User
+from state.store.base import OperatorSettings, SessionRecord, User, new_id
 
 INTERVIEWS = Path(__file__).resolve().parent.parent / "interviews"
 USER = Viewer("b:browser-1")
 
+API = interview_namespace()
 
 @pytest.fixture(scope="module")
 def library() -> InterviewLibrary:
-    return InterviewLibrary(INTERVIEWS)
+    return InterviewLibrary(INTERVIEWS, api=interview_namespace())
 
 
 @pytest.fixture
@@ -31,10 +31,8 @@ def livehelp() -> LiveHelp:
 
 
 def add_operator(livehelp: LiveHelp, roles: list[str]) -> None:
-    user = User(id=f"op{len(livehelp.operators)}", email="op@example.com", password_hash="",
-                privileges=["advocate"])
-    livehelp.operators[user.id] = Operator(
-        user, OperatorSettings(user.id, available=True, roles=roles), sockets=1)
+    user = User(id=new_id(), email="op@example.com", password_hash="", privileges=["advocate"])
+    livehelp.add_operator(user, OperatorSettings(user.id, available=True, roles=roles)).sockets = 1
 
 
 class Session:
@@ -52,7 +50,7 @@ class Session:
         token = current_context.set(
             InterviewContext(self.record, self.livehelp, self.viewer.participant))
         try:
-            return action(InterviewRun(self.interview, self.record, self.viewer))
+            return action(InterviewRun(self.interview, self.record, self.viewer, API))
         finally:
             current_context.reset(token)
 
@@ -201,7 +199,7 @@ def test_code_block_assignments_become_answers(livehelp) -> None:
     record = SessionRecord(id="s", interview="demo", answers={"price": 4})
     token = current_context.set(InterviewContext(record, livehelp, "b:x"))
     try:
-        page = InterviewRun(interview, record, USER).page()
+        page = InterviewRun(interview, record, USER, API).page()
     finally:
         current_context.reset(token)
     assert record.answers == {"price": 4, "total": 8}
@@ -223,7 +221,7 @@ def test_templates_cannot_reach_python_internals(livehelp) -> None:
     record = SessionRecord(id="s", interview="demo")
     token = current_context.set(InterviewContext(record, livehelp, "b:x"))
     try:
-        question = str(InterviewRun(interview, record, USER).page().question)
+        question = str(InterviewRun(interview, record, USER, API).page().question)
     finally:
         current_context.reset(token)
     assert "class" not in question and "object" not in question
@@ -275,7 +273,7 @@ def test_a_form_for_another_screen_is_stale(library, livehelp) -> None:
     form = {"_screen": ["welcome"], "_action": ["continue"]}
     token = current_context.set(InterviewContext(session.record, livehelp, USER.participant))
     try:
-        outcome = InterviewRun(session.interview, session.record, USER).submit(form)
+        outcome = InterviewRun(session.interview, session.record, USER, API).submit(form)
     finally:
         current_context.reset(token)
     assert outcome.stale and not outcome.accepted

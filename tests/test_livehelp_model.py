@@ -10,9 +10,9 @@ from tests.model_helpers import Inbox, live_record, make_model, make_user
 
 async def operator(model, email="op@example.com", roles=("advocate",), available=True):
     user = make_user(email, ("advocate",), first=email.split("@")[0].title())
-    await model.operator_connected(user)
-    await model.set_operator_roles(user.id, list(roles))
-    await model.set_operator_status(user.id, available)
+    await model.operators.connected(user)
+    await model.operators.set_roles(user.id, list(roles))
+    await model.operators.set_status(user.id, available)
     return user
 
 
@@ -60,8 +60,8 @@ async def test_activate_routes_to_the_operator_with_fewest_conversations(store):
     busy = await operator(model, "busy@example.com")
     idle = await operator(model, "idle@example.com")
     first, _ = connect(model, participant="b:1")
-    model.clients[first.key].operator_id = None
-    model._assign(first, model.operators[busy.id])
+    model.client(first.key).operator_id = None
+    model.routing.assign(first, model.operator(busy.id))
     first.chat_active = True
     second, _ = connect(model, participant="b:2")
     model.activate(second.key)
@@ -108,18 +108,18 @@ async def test_operator_going_unavailable_keeps_ongoing_chat(store):
     user = await operator(model)
     client, _ = connect(model)
     model.activate(client.key)
-    await model.set_operator_status(user.id, False)
+    await model.operators.set_status(user.id, False)
     assert client.chat_active and client.operator_id == user.id
-    stored = await model.user_chat(client.key, "c1", "still there?")
+    stored = await model.chat.user_chat(client.key, "c1", "still there?")
     assert stored.seq == 1
 
 
 async def test_operator_going_unavailable_prevents_new_chats(store):
     model, _ = make_model(store)
     user = await operator(model)
-    await model.set_operator_status(user.id, False)
+    await model.operators.set_status(user.id, False)
     client, _ = connect(model)
-    assert not model.can_activate(client)
+    assert model.refusal_to_activate(client).code == "no_operator"
 
 
 async def test_block_ends_chat_and_prevents_new_ones(store):
@@ -157,10 +157,10 @@ async def test_block_in_peer_mode_lets_peers_talk(store):
     connect(model, record, "b:bob")
     model.activate(ann.key)
     await model.set_blocked(ann.key, True)
-    assert not model.operator_may_chat(ann)
+    assert not model.routing.may_chat(ann)
     inbox = Inbox()
     model.hub.subscribe(f"session:{record.id}", inbox)
-    await model.user_chat(ann.key, "c1", "hi Bob")
+    await model.chat.user_chat(ann.key, "c1", "hi Bob")
     assert inbox.of_type("chat")[0]["text"] == "hi Bob"
 
 
@@ -169,7 +169,7 @@ async def test_operator_cannot_chat_with_inactive_user(store):
     user = await operator(model)
     client, _ = connect(model)
     with pytest.raises(LiveHelpError):
-        await model.operator_chat(user.id, client.key, "c1", "hello")
+        await model.chat.operator_chat(user.id, client.key, "c1", "hello")
 
 
 async def test_chat_is_idempotent_by_client_id(store):
@@ -179,8 +179,8 @@ async def test_chat_is_idempotent_by_client_id(store):
     model.activate(client.key)
     monitor = Inbox()
     model.hub.subscribe("monitor", monitor)
-    first = await model.user_chat(client.key, "same", "hello")
-    again = await model.user_chat(client.key, "same", "hello")
+    first = await model.chat.user_chat(client.key, "same", "hello")
+    again = await model.chat.user_chat(client.key, "same", "hello")
     assert first.seq == again.seq == 1
     assert len(monitor.of_type("chat")) == 1
 
@@ -196,7 +196,7 @@ async def test_help_chat_reaches_the_user_and_operators_only(store):
     model.hub.subscribe(f"client:{ann.key}", ann_inbox)
     model.hub.subscribe(f"client:{bob.key}", bob_inbox)
     model.hub.subscribe("monitor", monitor)
-    await model.operator_chat(user.id, ann.key, "o1", "How can I help?")
+    await model.chat.operator_chat(user.id, ann.key, "o1", "How can I help?")
     assert [m["text"] for m in ann_inbox.of_type("chat")] == ["How can I help?"]
     assert bob_inbox.of_type("chat") == []
     assert monitor.of_type("chat")[0]["role"] == "operator"
@@ -208,9 +208,9 @@ async def test_another_operator_can_take_over(store):
     second = await operator(model, "b@example.com")
     client, _ = connect(model)
     model.activate(client.key)
-    model.take(second.id if client.operator_id == first.id else first.id, client.key)
-    assert client.key in model.operators[client.operator_id].conversations
-    assert sum(len(op.conversations) for op in model.operators.values()) == 1
+    model.operators.take(second.id if client.operator_id == first.id else first.id, client.key)
+    assert client.key in model.operator(client.operator_id).conversations
+    assert sum(len(model.operator(op.id).conversations) for op in (first, second)) == 1
 
 
 async def test_closed_tab_goes_offline_after_the_configured_time(store):
@@ -243,14 +243,15 @@ async def test_offline_clients_are_forgotten_later(store):
     model.mark_offline()
     clock.now += 3600
     model.mark_offline()
-    assert client.key not in model.clients and not model.sessions
+    assert model.find_client(client.key) is None
+    assert model.find_session(client.session_id) is None
 
 
 async def test_vanished_operator_stops_counting(store):
     model, _ = make_model(store)
     user = await operator(model)
     client, _ = connect(model)
-    model.operator_disconnected(user.id)
+    model.operators.disconnected(user.id)
     assert model.status_of(client) == "waiting"
 
 

@@ -82,7 +82,7 @@ async def forwarding(live_server) -> AccessCode:
         "availability": "available", "mode": "help", "partner_roles": ["advocate"]})
     client = livehelp.client_connected(record, "Demo", f"b:{new_id()}", None)
     user = await live_server.add_user(f"{new_id()}@example.com", ("advocate",))
-    operator = await livehelp.operator_connected(user)
+    operator = await livehelp.operators.connected(user)
     operator.settings.phone = OPERATOR_PHONE
     return live_server.services.codes.enable(client.key, user.id)
 
@@ -115,14 +115,14 @@ async def test_a_used_code_dies_and_the_monitor_shows_call_connected(live_server
     access = await forwarding(live_server)
     await post(live_server.url("voice/code?attempt=1"), call(access.code))
     livehelp = live_server.services.livehelp
-    client = livehelp.clients[access.client_key]
+    client = livehelp.client(access.client_key)
     assert livehelp.user_state(client)["phone"] is None
     assert livehelp.entry(client)["phone"]["call_connected"] is True
 
 
 async def test_a_code_whose_operator_cleared_the_phone_hangs_up_politely(live_server):
     access = await forwarding(live_server)
-    live_server.services.livehelp.operators[access.operator_id].settings.phone = ""
+    live_server.services.livehelp.operator(access.operator_id).settings.phone = ""
     root = twiml(await post(live_server.url("voice/code?attempt=1"), call(access.code)))
     assert verbs(root) == ["Say", "Hangup"]
     assert "cannot take calls" in root.find("Say").text

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from state.cobrowse.screen_view import FieldValue, ScreenView, clean_value
 from state.config import Config
 from state.livehelp.errors import LiveHelpError
-from state.livehelp.model import LiveHelp
+from state.livehelp.extension import Extension, ModelView
 from state.livehelp.records import Client, LiveSession
 
 
@@ -43,29 +43,25 @@ def observe_channel(key: str) -> str:
     return f"observe:{key}"
 
 
-class CoBrowse:
+class CoBrowse(Extension):
     """Screens, watchers and control locks, indexed by client key."""
 
-    def __init__(self, livehelp: LiveHelp, config: Config) -> None:
-        self.livehelp = livehelp
-        self.hub = livehelp.hub
+    def __init__(self, model: ModelView, config: Config) -> None:
+        self.model = model
+        self.hub = model.hub
         self.config = config
         self.screens: dict[str, LiveScreen] = {}
         self.watchers: dict[str, dict[str, str]] = {}  # key -> {socket token: operator id}
         self.controllers: dict[str, Controller] = {}
-        livehelp.entry_decorators.append(self._decorate_entry)
-        livehelp.state_decorators.append(self._decorate_state)
-        livehelp.forget_hooks.append(self._client_forgotten)
-        livehelp.unlisted_hooks.append(self._session_unlisted)
 
-    # ------------------------------------------------------------ decorations
-    def _decorate_entry(self, client: Client, entry: dict) -> None:
+    # ------------------------------------------------------------ the model's callbacks
+    def decorate_entry(self, client: Client, entry: dict) -> None:
         controller = self.controllers.get(client.key)
         entry["observers"] = len(self.watchers.get(client.key, ()))
         entry["controller_id"] = controller.operator_id if controller else None
         entry["controller_name"] = controller.name if controller else None
 
-    def _decorate_state(self, client: Client, state: dict) -> None:
+    def decorate_state(self, client: Client, state: dict) -> None:
         # With notification off the user is not told about observation (the
         # reference's silent behaviour); control always shows, since it disables buttons.
         watched = bool(self.watchers.get(client.key))
@@ -75,11 +71,11 @@ class CoBrowse:
     # ------------------------------------------------------------ operators
     def observable(self, key: str) -> Client:
         """The client behind `key` if its screen may be observed now; refuses otherwise."""
-        client = self.livehelp.clients.get(key)
+        client = self.model.find_client(key)
         if client is None:
             raise LiveHelpError("unknown_session", "That session is not active (ended or unknown).")
-        session = self.livehelp.sessions[client.session_id]
-        if not session.listed:
+        session = self.model.find_session(client.session_id)
+        if session is None or not session.listed:
             raise LiveHelpError("not_observable", "This session's live help is off; its screen "
                                 "cannot be observed.")
         return client
@@ -91,7 +87,7 @@ class CoBrowse:
         is_new = token not in watchers
         watchers[token] = operator_id
         if is_new:
-            self.livehelp.publish_session(client.session_id)
+            self.model.publish_session(client.session_id)
         return self.snapshot(key)
 
     def snapshot(self, key: str) -> dict:
@@ -126,7 +122,7 @@ class CoBrowse:
         client = self.may_control(key, operator_id, token)
         self.watchers.setdefault(key, {})[token] = operator_id
         self.controllers[key] = Controller(operator_id, token, name)
-        self.livehelp.publish_session(client.session_id)
+        self.model.publish_session(client.session_id)
         return self.snapshot(key)
 
     def release_control(self, key: str, token: str) -> None:
@@ -200,9 +196,9 @@ class CoBrowse:
 
     # ------------------------------------------------------------ clean-up
     def _publish(self, key: str) -> None:
-        client = self.livehelp.clients.get(key)
+        client = self.model.find_client(key)
         if client is not None:
-            self.livehelp.publish_session(client.session_id)
+            self.model.publish_session(client.session_id)
 
     def _end(self, key: str, reason: str) -> None:
         """Every watcher of `key` stops (their sockets unsubscribe on `observe_end`)."""
@@ -211,10 +207,10 @@ class CoBrowse:
             self.hub.publish(observe_channel(key), {"type": "observe_end", "session": key,
                                                     "reason": reason})
 
-    def _client_forgotten(self, client: Client) -> None:
+    def client_forgotten(self, client: Client) -> None:
         self.screens.pop(client.key, None)
         self._end(client.key, "The session has ended.")
 
-    def _session_unlisted(self, session: LiveSession) -> None:
+    def session_unlisted(self, session: LiveSession) -> None:
         for key in session.clients:
             self._end(key, "Live help was turned off for this session.")

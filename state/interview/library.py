@@ -42,14 +42,17 @@ Interview file format (also described in interviews/README.md)::
         question: Thank you
         final: true         # no buttons; the interview stays here
 
-Conditions, code and templates see the answers as names plus the live-help API
-(`set_live_help_status`, `chat_partners_available`, `get_chat_log`).
+Conditions, code and templates see the answers as names plus the author API the
+library is given (the live-help functions: `set_live_help_status`,
+`chat_partners_available`, `get_chat_log`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from state.interview.format import (
     Choice,
@@ -68,6 +71,7 @@ from state.interview.runner import (
     Page,
     Viewer,
 )
+from state.store.base import SessionRecord
 
 __all__ = [
     "Choice", "CodeBlock", "Field", "Interview", "InterviewError", "InterviewLibrary",
@@ -80,8 +84,9 @@ log = logging.getLogger(__name__)
 class InterviewLibrary:
     """All interviews of one folder, by name (the file name without `.yaml`)."""
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(self, folder: Path | str, api: Mapping[str, Any]) -> None:
         self.folder = Path(folder)
+        self.api = dict(api)
         self._interviews: dict[str, Interview] = {}
         # A broken file is a deployment mistake: fail at start, naming the file,
         # rather than serve a half-working list.
@@ -89,6 +94,10 @@ class InterviewLibrary:
             interview = load_interview(path)
             self._interviews[interview.name] = interview
         log.info("loaded %d interviews from %s", len(self._interviews), self.folder.name)
+
+    def run(self, interview: Interview, record: SessionRecord, viewer: Viewer) -> InterviewRun:
+        """One request's walk through `record`, with the author API in its namespace."""
+        return InterviewRun(interview, record, viewer, self.api)
 
     def names(self) -> list[str]:
         """Interview names in alphabetical order."""

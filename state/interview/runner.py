@@ -1,8 +1,8 @@
 """Walking one interview session: which screen is current, rendering it, taking a submission.
 
 Pure apart from the record it is given: no I/O, no Tornado. The caller loads the
-record, sets `state.api.current_context` (so code blocks and templates can call
-the live-help API), uses an `InterviewRun`, then saves the record.
+record, makes the author API it was handed ready for this session, uses an
+`InterviewRun` (made by `InterviewLibrary.run`), then saves the record.
 
 Where the user is comes from the answers and `record.progress`:
   progress["done"]     ids of screens the session has completed, in any order
@@ -17,6 +17,7 @@ import builtins
 import functools
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,6 @@ from markupsafe import Markup, escape
 
 from state.interview.fields import as_typed, check, describe
 from state.interview.format import CodeBlock, Field, Interview, Screen
-from state.livehelp.api import interview_namespace
 from state.store.base import SessionRecord
 
 # Shown when every screen is done and the interview has no final screen.
@@ -112,10 +112,12 @@ class Outcome:
 class InterviewRun:
     """One request's view of a session; mutates `record.answers` / `record.progress` only."""
 
-    def __init__(self, interview: Interview, record: SessionRecord, viewer: Viewer) -> None:
+    def __init__(self, interview: Interview, record: SessionRecord, viewer: Viewer,
+                 api: Mapping[str, Any]) -> None:
         self.interview = interview
         self.record = record
         self.viewer = viewer
+        self.api = api  # the functions interview code and templates may call
         record.progress.setdefault("done", [])
         record.progress.setdefault("revisit", {})
 
@@ -153,8 +155,8 @@ class InterviewRun:
         return END_SCREEN
 
     def namespace(self) -> dict[str, Any]:
-        """Names visible to conditions, code and templates: the answers and the live-help API."""
-        return {**self.answers, **interview_namespace()}
+        """Names visible to conditions, code and templates: the answers and the author API."""
+        return {**self.answers, **self.api}
 
     def _applies(self, condition: str | None, where: str) -> bool:
         if condition is None:
@@ -174,9 +176,8 @@ class InterviewRun:
             exec(compile(block.source, block.label, "exec"), scope)  # noqa: S102
         except Exception as error:
             raise InterviewRuntimeError(f"{block.label} failed: {error!r}") from error
-        api = interview_namespace()
         for name, value in scope.items():
-            if name.startswith("_") or name in api or self.answers.get(name, object()) == value:
+            if name.startswith("_") or name in self.api or self.answers.get(name, object()) == value:
                 continue
             try:
                 json.dumps(value)

@@ -2,7 +2,8 @@
 chat_partners_available, get_chat_log (PRODUCT.md C1–C3).
 
 These act on the interview session whose code or template is running: the
-interview runner sets `current_context` (a context variable) around each run.
+handler sets `current_context` (a context variable) around each run. The interview
+engine does not import this module: it is handed `interview_namespace()`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, NamedTuple
 
 from state.livehelp.errors import InterviewContextError
 from state.livehelp.model import LiveHelp
-from state.livehelp.records import AVAILABILITIES, MODES, client_key
+from state.livehelp.rules import AVAILABILITIES, HELP, MODES, UNAVAILABLE, LiveHelpSettings
 from state.store.base import ChatMessage, SessionRecord
 
 
@@ -34,9 +35,7 @@ current_context: ContextVar[InterviewContext | None] = ContextVar("livehelp_inte
 
 def conversation_for(record: SessionRecord, participant: str) -> str:
     """The conversation the participant sees: shared in peer modes, private in help mode."""
-    if record.live_help.get("mode") in ("peer", "peerhelp"):
-        return record.id
-    return client_key(record.id, participant)
+    return LiveHelpSettings.of(record.live_help).conversation(record.id, participant)
 
 
 async def load_context(record: SessionRecord, livehelp: LiveHelp, participant: str,
@@ -83,9 +82,9 @@ def set_live_help_status(availability: str | None = None, mode: str | None = Non
         if not roles:
             raise ValueError("partner_roles must name at least one role")
         settings["partner_roles"] = roles
-    settings.setdefault("availability", "unavailable")
-    settings.setdefault("mode", "help")
-    if settings["availability"] != "unavailable" and not settings.get("partner_roles"):
+    settings.setdefault("availability", UNAVAILABLE)
+    settings.setdefault("mode", HELP)
+    if settings["availability"] != UNAVAILABLE and not settings.get("partner_roles"):
         raise ValueError("at least one partner role must be set (partner_roles=...)")
     settings.setdefault("partner_roles", [])
     context.record.live_help = settings

@@ -1,35 +1,36 @@
-"""The live-help model: interviewee clients, operators, routing, blocks (chat rules in
-state/chat.py, operator rules in state/operators.py, the records in state/live_records.py).
+"""The live-help model: the one owner of sessions, clients and operators, with explicit
+indexes and one removal function (`_forget`).
 
-No Tornado here. Socket handlers call these methods and subscribe to the Hub
-channels the model publishes to (see state/hub.py); the model is the one owner
-of this state, with explicit indexes and one removal function (`_forget`).
+No Tornado here. The rules live in parts that see the model through small declared
+interfaces: routing (routing.py), chat (chat.py), operators (operators.py); the
+extensions (co-browsing, phone codes) through extension.py. Socket handlers call
+these methods and subscribe to the Hub channels the model publishes to (hub.py).
 """
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 from state.config import Config
 from state.livehelp.chat import ChatRules
 from state.livehelp.errors import LiveHelpError
+from state.livehelp.extension import Extension
 from state.livehelp.hub import Hub
 from state.livehelp.operators import OperatorRules
-from state.livehelp.records import Client, LiveSession, Operator, client_key
+from state.livehelp.records import Client, LiveSession, Operator
+from state.livehelp.routing import Routing
+from state.livehelp.rules import LiveHelpSettings, client_key
 from state.livehelp.session_locks import SessionLocks
-from state.store.base import SessionRecord, Store, User
-
-log = logging.getLogger(__name__)
+from state.store.base import OperatorSettings, SessionRecord, Store, User
 
 # An offline client stays listed (as "offline") this long, then is forgotten;
 # long enough for an operator to notice, short enough to keep the list about now.
 FORGET_OFFLINE_SECONDS = 600.0
 
 
-class LiveHelp(ChatRules, OperatorRules):
+class LiveHelp:
     """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
 
     def __init__(self, store: Store, hub: Hub, config: Config,
@@ -38,124 +39,160 @@ class LiveHelp(ChatRules, OperatorRules):
         self.hub = hub
         self.config = config
         self.clock = clock
-        self.sessions: dict[str, LiveSession] = {}
-        self.clients: dict[str, Client] = {}
-        self.operators: dict[str, Operator] = {}
+        self._sessions: dict[str, LiveSession] = {}
+        self._clients: dict[str, Client] = {}
+        self._operators: dict[str, Operator] = {}
         # Clients with no open socket: the only ones mark_offline() has to look at,
         # so the periodic job costs nothing while 10,000 browsers stay connected.
         self._idle: set[str] = set()
         # Listed sessions requesting each role, so requested_roles() needs no scan of
         # every session (it runs on each connect: a scan made 10,000 connects quadratic).
         self._role_counts: Counter[str] = Counter()
-        # Extensions (observe/control, phone codes) add fields to the Monitor entry
-        # and to the interviewee's state message through these.
-        self.entry_decorators: list[Callable[[Client, dict], None]] = []
-        self.state_decorators: list[Callable[[Client, dict], None]] = []
-        # Extensions keeping per-client state of their own (co-browsing) drop it through these.
-        self.forget_hooks: list[Callable[[Client], None]] = []
+        self._extensions: list[Extension] = []
         # Held by whoever reads a session record to change and save it (see session_locks.py).
         self.record_locks = SessionLocks()
-        self.unlisted_hooks: list[Callable[[LiveSession], None]] = []
+        self.routing = Routing(self)
+        self.chat = ChatRules(self)
+        self.operators = OperatorRules(self)
+
+    def add_extension(self, extension: Extension) -> None:
+        self._extensions.append(extension)
 
     async def close(self) -> None:
-        self.sessions.clear()
-        self.clients.clear()
-        self.operators.clear()
+        self._sessions.clear()
+        self._clients.clear()
+        self._operators.clear()
         self._idle.clear()
         self._role_counts.clear()
 
+    # ------------------------------------------------------------------ lookups
+    def find_client(self, key: str) -> Client | None:
+        return self._clients.get(key)
+
+    def client(self, key: str) -> Client:
+        """The client behind `key`; refuses with `unknown_session` when there is none."""
+        client = self._clients.get(key)
+        if client is None:
+            raise LiveHelpError("unknown_session", "That session is not active.")
+        return client
+
+    def find_session(self, session_id: str) -> LiveSession | None:
+        return self._sessions.get(session_id)
+
+    def session_of(self, client: Client) -> LiveSession:
+        return self._sessions[client.session_id]
+
+    def find_operator(self, user_id: str) -> Operator | None:
+        return self._operators.get(user_id)
+
+    def operator(self, user_id: str) -> Operator:
+        """A connected operator (the caller holds one of their sockets)."""
+        return self._operators[user_id]
+
+    def add_operator(self, user: User, settings: OperatorSettings) -> Operator:
+        return self._operators.setdefault(user.id, Operator(user, settings))
+
+    def available_operators(self, roles: Iterable[str]) -> list[Operator]:
+        roles = tuple(roles)
+        return [op for op in self._operators.values() if op.available and op.serves(roles)]
+
+    def active_clients(self) -> Iterator[Client]:
+        return (client for client in self._clients.values() if client.chat_active)
+
+    def conversation_listed(self, conversation: str) -> bool:
+        """Whether `conversation` is one of a session the Monitor lists."""
+        client = self._clients.get(conversation)
+        session = self._sessions.get(client.session_id if client else conversation)
+        return session is not None and session.listed
+
     # ------------------------------------------------------------------ queries
     def conversation_of(self, client: Client) -> str:
-        """Peer modes share one conversation per session; help mode is private per client."""
-        session = self.sessions[client.session_id]
-        return session.id if session.mode in ("peer", "peerhelp") else client.key
+        return self.session_of(client).conversation_of(client)
 
-    def operators_for(self, roles: list[str]) -> list[Operator]:
-        return [op for op in self.operators.values() if op.available and op.serves(roles)]
-
-    def partners_available(self, session_id: str | None, roles: list[str]) -> tuple[int, int]:
+    def partners_available(self, session_id: str | None, roles: Iterable[str]) -> tuple[int, int]:
         """(help, peer): matching available operators, and other people online in the session."""
-        help_count = len(self.operators_for(roles))
+        help_count = len(self.available_operators(roles))
         peer_count = 0
-        session = self.sessions.get(session_id or "")
+        session = self._sessions.get(session_id or "")
         if session:
-            peers = {self.clients[k].participant for k in session.clients
-                     if not self.clients[k].offline}
+            peers = {self._clients[k].participant for k in session.clients
+                     if not self._clients[k].offline}
             peer_count = max(len(peers) - 1, 0)
         return help_count, peer_count
 
     def status_of(self, client: Client) -> str:
         """waiting, standby, on, off or offline, as the reference defines them."""
-        session = self.sessions[client.session_id]
+        session = self.session_of(client)
+        settings = session.settings
         if client.offline:
             return "offline"
-        if session.availability == "observeonly" or (session.blocked and session.mode == "help"):
+        if not settings.chat_offered or (session.blocked and settings.needs_operator):
             return "off"
         if client.chat_active:
             return "on"
-        help_count, peer_count = self.partners_available(session.id, session.partner_roles)
-        if help_count or (session.mode != "help" and peer_count):
+        help_count, peer_count = self.partners_available(session.id, settings.partner_roles)
+        if help_count or (not settings.needs_operator and peer_count):
             return "standby"
         return "waiting"
 
-    def can_activate(self, client: Client) -> bool:
-        session = self.sessions[client.session_id]
-        if session.availability != "available":
-            return False
-        if session.mode == "help":
-            return not session.blocked and bool(self.operators_for(session.partner_roles))
-        return True
-
-    def operator_may_chat(self, client: Client) -> bool:
-        session = self.sessions[client.session_id]
-        return (client.chat_active and session.availability == "available"
-                and session.mode in ("help", "peerhelp") and not session.blocked)
+    def refusal_to_activate(self, client: Client) -> LiveHelpError | None:
+        """Why `client` may not turn chat on now, or None when it may."""
+        session = self.session_of(client)
+        if not session.settings.chat_offered:
+            return LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
+        if not session.settings.needs_operator:
+            return None
+        if session.blocked:
+            return LiveHelpError("blocked", "Chat with operators is not possible right now.")
+        if not self.available_operators(session.settings.partner_roles):
+            return LiveHelpError("no_operator", "No operator is available to chat right now.")
+        return None
 
     def entry(self, client: Client) -> dict:
         """The Monitor's view of one client."""
-        session = self.sessions[client.session_id]
-        operator = self.operators.get(client.operator_id or "")
-        name = " ".join(p for p in (client.first_name, client.last_name) if p) or client.email
+        session = self.session_of(client)
+        operator = self._operators.get(client.operator_id or "")
         entry = {
             "key": client.key,
             "session": session.id,
             "interview": session.interview,
             "title": session.title,
-            "user_name": name,  # None when anonymous
+            "user_name": client.name,  # None when anonymous
             "status": self.status_of(client),
-            "availability": session.availability,
-            "mode": session.mode,
-            "roles": list(session.partner_roles),
+            "availability": session.settings.availability,
+            "mode": session.settings.mode,
+            "roles": list(session.settings.partner_roles),
             "blocked": session.blocked,
-            "chat": self.operator_may_chat(client),
-            "conversation": self.conversation_of(client),
+            "chat": self.routing.may_chat(client),
+            "conversation": session.conversation_of(client),
             "operator_id": client.operator_id,
-            "operator_name": operator.user.first_name or operator.user.email if operator else None,
+            "operator_name": operator.name if operator else None,
         }
-        for decorate in self.entry_decorators:
-            decorate(client, entry)
+        for extension in self._extensions:
+            extension.decorate_entry(client, entry)
         return entry
 
     def user_state(self, client: Client) -> dict:
         """What the interviewee's page needs to draw the chat icon and Help tab."""
-        session = self.sessions[client.session_id]
-        help_count, peer_count = self.partners_available(session.id, session.partner_roles)
-        operator = self.operators.get(client.operator_id or "")
+        session = self.session_of(client)
+        help_count, peer_count = self.partners_available(session.id,
+                                                         session.settings.partner_roles)
+        operator = self._operators.get(client.operator_id or "")
         state = {
             "type": "state",
-            "availability": session.availability,
-            "mode": session.mode,
+            "availability": session.settings.availability,
+            "mode": session.settings.mode,
             "active": client.chat_active,
-            "can_activate": self.can_activate(client),
+            "can_activate": self.refusal_to_activate(client) is None,
             "operators": help_count if not session.blocked else 0,
             "peers": peer_count,
             "blocked": session.blocked,
             "operator_name": operator.user.first_name or "Operator" if operator else None,
-            "conversation": self.conversation_of(client),
+            "conversation": session.conversation_of(client),
             "participant": client.participant,  # who "me" is among a conversation's senders
         }
-        for decorate in self.state_decorators:
-            decorate(client, state)
+        for extension in self._extensions:
+            extension.decorate_state(client, state)
         return state
 
     def requested_roles(self) -> list[str]:
@@ -164,41 +201,61 @@ class LiveHelp(ChatRules, OperatorRules):
     def _count_roles(self, session: LiveSession, change: int) -> None:
         """Add (+1) or remove (-1) the session's roles from the requested-roles counts."""
         if session.listed:
-            for role in set(session.partner_roles):
+            for role in set(session.settings.partner_roles):
                 self._role_counts[role] += change
                 if self._role_counts[role] <= 0:
                     del self._role_counts[role]
 
-    def monitor_snapshot(self, operator_id: str) -> dict:
-        operator = self.operators[operator_id]
+    def listed_entries(self) -> list[dict]:
+        return [self.entry(c) for c in self._clients.values() if self.session_of(c).listed]
+
+    def monitor_snapshot(self, operator_id: str, entries: list[dict] | None = None) -> dict:
+        """The Monitor's whole state for one operator (`entries`: listed_entries(), when
+        the caller has them already)."""
+        settings = self._operators[operator_id].settings
         return {
             "type": "monitor",
-            "operator": {"available": operator.settings.available,
-                         "roles": operator.settings.roles, "phone": operator.settings.phone},
+            "operator": {"available": settings.available, "roles": settings.roles,
+                         "phone": settings.phone},
             "roles": self.requested_roles(),
-            "sessions": [self.entry(c) for c in self.clients.values()
-                         if self.sessions[c.session_id].listed],
+            "sessions": self.listed_entries() if entries is None else entries,
+        }
+
+    def figures(self) -> dict[str, int]:
+        """Counts for /metrics."""
+        clients = list(self._clients.values())
+        listed = [c for c in clients if self.session_of(c).listed]
+        conversations = {self.conversation_of(c) for c in listed
+                         if c.operator_id or (c.chat_active and
+                                              not self.session_of(c).settings.needs_operator)}
+        operators = list(self._operators.values())
+        return {
+            "sessions": len(listed),
+            "clients": len(clients),
+            "clients_online": sum(1 for c in clients if c.sockets),
+            "operators_online": sum(1 for op in operators if op.sockets),
+            "operators_available": sum(1 for op in operators if op.available),
+            "conversations": len(conversations),
         }
 
     # ------------------------------------------------------------------ publishing
-    def _publish_client(self, client: Client) -> None:
+    def publish_client(self, client: Client) -> None:
         self.hub.publish(f"client:{client.key}", self.user_state(client))
-        session = self.sessions[client.session_id]
-        if session.listed:
+        if self.session_of(client).listed:
             self.hub.publish("monitor", {"type": "session", "session": self.entry(client)})
         else:
             self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
 
-    def _publish_everyone(self) -> None:
+    def publish_everyone(self) -> None:
         """Operator availability changed: every client's status may have changed."""
-        for client in self.clients.values():
-            self._publish_client(client)
+        for client in self._clients.values():
+            self.publish_client(client)
         self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
 
     def publish_session(self, session_id: str) -> None:
-        session = self.sessions.get(session_id)
+        session = self._sessions.get(session_id)
         for key in list(session.clients if session else ()):
-            self._publish_client(self.clients[key])
+            self.publish_client(self._clients[key])
 
     # ------------------------------------------------------------------ interviewees
     def apply_record(self, record: SessionRecord, title: str) -> LiveSession:
@@ -211,23 +268,21 @@ class LiveHelp(ChatRules, OperatorRules):
     def _update_session(self, record: SessionRecord, title: str) -> tuple[LiveSession, bool]:
         """The state change of apply_record(), publishing nothing; True if the roles
         requested by listed sessions changed."""
-        session = self.sessions.get(record.id)
+        session = self._sessions.get(record.id)
         if session is None:
-            session = self.sessions[record.id] = LiveSession(record.id, record.interview, title)
+            session = self._sessions[record.id] = LiveSession(record.id, record.interview, title)
         was_roles = self.requested_roles()
         self._count_roles(session, -1)
         session.title = title
-        session.availability = record.live_help.get("availability", "unavailable")
-        session.mode = record.live_help.get("mode", "help")
-        session.partner_roles = list(record.live_help.get("partner_roles", []))
+        session.settings = LiveHelpSettings.of(record.live_help)
         session.blocked = record.blocked
         self._count_roles(session, +1)
-        if session.availability != "available":
+        if not session.settings.chat_offered:
             for key in session.clients:
-                self._end_chat(self.clients[key])
+                self._end_chat(self._clients[key])
         if not session.listed:
-            for hook in self.unlisted_hooks:
-                hook(session)
+            for extension in self._extensions:
+                extension.session_unlisted(session)
         return session, self.requested_roles() != was_roles
 
     def _publish_session_change(self, session_id: str, roles_changed: bool) -> None:
@@ -237,7 +292,7 @@ class LiveHelp(ChatRules, OperatorRules):
 
     def session_changed(self, record: SessionRecord, title: str) -> None:
         """The interview runner saved the session: update it if any browser is connected."""
-        if record.id in self.sessions:
+        if record.id in self._sessions:
             self.apply_record(record, title)
 
     def client_connected(self, record: SessionRecord, title: str, participant: str,
@@ -245,10 +300,10 @@ class LiveHelp(ChatRules, OperatorRules):
         """An interviewee page opened its socket."""
         _, roles_changed = self._update_session(record, title)
         key = client_key(record.id, participant)
-        client = self.clients.get(key)
+        client = self._clients.get(key)
         if client is None:
-            client = self.clients[key] = Client(key, record.id, participant)
-            self.sessions[record.id].clients.add(key)
+            client = self._clients[key] = Client(key, record.id, participant)
+            self._sessions[record.id].clients.add(key)
         if user is not None:
             client.email, client.first_name, client.last_name = (
                 user.email, user.first_name, user.last_name)
@@ -260,7 +315,7 @@ class LiveHelp(ChatRules, OperatorRules):
         return client
 
     def client_disconnected(self, key: str) -> None:
-        client = self.clients.get(key)
+        client = self._clients.get(key)
         if client is None:
             return
         client.sockets = max(client.sockets - 1, 0)
@@ -269,7 +324,7 @@ class LiveHelp(ChatRules, OperatorRules):
             self._idle.add(key)
 
     def client_seen(self, key: str) -> None:
-        client = self.clients.get(key)
+        client = self._clients.get(key)
         if client is not None:
             client.last_seen = self.clock()
 
@@ -277,7 +332,7 @@ class LiveHelp(ChatRules, OperatorRules):
         """Periodic job: clients with no socket for `offline_seconds` go offline, later away."""
         now = self.clock()
         for key in list(self._idle):
-            client = self.clients[key]
+            client = self._clients[key]
             if now - client.last_seen < self.config.offline_seconds:
                 continue
             if now - client.last_seen >= FORGET_OFFLINE_SECONDS:
@@ -288,86 +343,54 @@ class LiveHelp(ChatRules, OperatorRules):
 
     def _forget(self, client: Client) -> None:
         """The one removal function: every index that mentions the client."""
-        self.clients.pop(client.key, None)
+        self._clients.pop(client.key, None)
         self._idle.discard(client.key)
-        for hook in self.forget_hooks:
-            hook(client)
-        operator = self.operators.get(client.operator_id or "")
-        if operator:
-            operator.conversations.discard(client.key)
-        session = self.sessions.get(client.session_id)
+        for extension in self._extensions:
+            extension.client_forgotten(client)
+        self.routing.unassign(client)
+        session = self._sessions.get(client.session_id)
         if session:
             session.clients.discard(client.key)
             if not session.clients:
                 self._count_roles(session, -1)
-                del self.sessions[session.id]
+                del self._sessions[session.id]
         self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
 
     def activate(self, key: str) -> None:
-        client = self._client(key)
-        if not self.can_activate(client):
-            session = self.sessions[client.session_id]
-            if session.availability != "available":
-                raise LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
-            if session.blocked:
-                raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
-            raise LiveHelpError("no_operator", "No operator is available to chat right now.")
+        client = self.client(key)
+        refusal = self.refusal_to_activate(client)
+        if refusal is not None:
+            raise refusal
         client.chat_active = True
-        self._route(client)
-        self._publish_client(client)
+        self.routing.route(client)
+        self.publish_client(client)
 
     def deactivate(self, key: str) -> None:
         """The user turned chat off."""
-        self._end_chat(self._client(key))
-        self.publish_session(self._client(key).session_id)
+        client = self.client(key)
+        self._end_chat(client)
+        self.publish_session(client.session_id)
 
     def _end_chat(self, client: Client) -> None:
         client.chat_active = False
-        self._unassign(client)
-
-    def _unassign(self, client: Client) -> None:
-        operator = self.operators.get(client.operator_id or "")
-        if operator:
-            operator.conversations.discard(client.key)
-        client.operator_id = None
-
-    def _route(self, client: Client) -> None:
-        """Assign an active help conversation to the matching operator with the fewest."""
-        session = self.sessions[client.session_id]
-        if client.operator_id or not self.operator_may_chat(client):
-            return
-        candidates = self.operators_for(session.partner_roles)
-        if candidates:
-            chosen = min(candidates, key=lambda op: (len(op.conversations), op.user.email))
-            self._assign(client, chosen)
-
-    def _assign(self, client: Client, operator: Operator) -> None:
-        self._unassign(client)
-        client.operator_id = operator.user.id
-        operator.conversations.add(client.key)
-
-    def _client(self, key: str) -> Client:
-        client = self.clients.get(key)
-        if client is None:
-            raise LiveHelpError("unknown_session", "That session is not active.")
-        return client
+        self.routing.unassign(client)
 
     async def set_blocked(self, key: str, blocked: bool) -> SessionRecord:
         """Block or unblock the client's session for all operators; persisted."""
-        client = self._client(key)
+        client = self.client(key)
         async with self.record_locks.hold(client.session_id):
             record = await self.store.get_session(client.session_id)
             if record is None:
                 raise LiveHelpError("unknown_session", "That session no longer exists.")
             record.blocked = blocked
             await self.store.save_session(record)
-        session = self.sessions[client.session_id]
+        session = self.session_of(client)
         session.blocked = blocked
         if blocked:
             for other in session.clients:
-                if session.mode == "help":
-                    self._end_chat(self.clients[other])
+                if session.settings.needs_operator:
+                    self._end_chat(self._clients[other])
                 else:
-                    self._unassign(self.clients[other])
+                    self.routing.unassign(self._clients[other])
         self.publish_session(session.id)
         return record

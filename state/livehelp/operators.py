@@ -1,69 +1,89 @@
-"""Operator rules of the live-help model: connecting, availability, roles, phone,
-taking a conversation over.
-
-A mixin of `state.livehelp.LiveHelp` (it uses the model's indexes, routing and
-publishing); kept apart so each file stays about one thing.
-"""
+"""Operator rules: connecting, availability, roles, phone, taking a conversation over."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from state.livehelp.errors import LiveHelpError
-from state.livehelp.records import Operator
-from state.store.base import User
+from state.livehelp.hub import Hub
+from state.livehelp.records import Client, Operator
+from state.livehelp.routing import Routing
+from state.store.base import OperatorSettings, Store, User
+
+
+class OperatorModel(Protocol):
+    """What the operator rules read and call on the model."""
+
+    store: Store
+    hub: Hub
+    routing: Routing
+
+    def client(self, key: str) -> Client: ...
+
+    def operator(self, user_id: str) -> Operator: ...
+
+    def find_operator(self, user_id: str) -> Operator | None: ...
+
+    def add_operator(self, user: User, settings: OperatorSettings) -> Operator: ...
+
+    def publish_client(self, client: Client) -> None: ...
+
+    def publish_everyone(self) -> None: ...
+
+    def monitor_snapshot(self, operator_id: str) -> dict: ...
 
 
 class OperatorRules:
     """What operators do on the Monitor, as far as the model is concerned."""
 
-    async def operator_connected(self, user: User) -> Operator:
-        operator = self.operators.get(user.id)
+    def __init__(self, model: OperatorModel) -> None:
+        self.model = model
+
+    async def connected(self, user: User) -> Operator:
+        """A Monitor socket of `user` opened."""
+        operator = self.model.find_operator(user.id)
         if operator is None:
-            settings = await self.store.get_operator_settings(user.id)
-            operator = self.operators.setdefault(user.id, Operator(user, settings))
+            settings = await self.model.store.get_operator_settings(user.id)
+            operator = self.model.add_operator(user, settings)
         operator.user = user
         operator.sockets += 1
-        self._publish_everyone()
-        self._route_waiting()
+        self.model.publish_everyone()
+        self.model.routing.route_waiting()
         return operator
 
-    def operator_disconnected(self, user_id: str) -> None:
-        operator = self.operators.get(user_id)
+    def disconnected(self, user_id: str) -> None:
+        operator = self.model.find_operator(user_id)
         if operator is None:
             return
         operator.sockets = max(operator.sockets - 1, 0)
         if operator.sockets == 0:
-            self._publish_everyone()
+            self.model.publish_everyone()
 
-    async def set_operator_status(self, user_id: str, available: bool) -> None:
-        self.operators[user_id].settings.available = bool(available)
-        await self._settings_changed(user_id, availability=True)
+    async def set_status(self, user_id: str, available: bool) -> None:
+        self.model.operator(user_id).settings.available = bool(available)
+        await self._settings_changed(user_id, serving_changed=True)
 
-    async def set_operator_roles(self, user_id: str, roles: list[str]) -> None:
-        self.operators[user_id].settings.roles = sorted(set(roles))
-        await self._settings_changed(user_id, availability=True)
+    async def set_roles(self, user_id: str, roles: list[str]) -> None:
+        self.model.operator(user_id).settings.roles = sorted(set(roles))
+        await self._settings_changed(user_id, serving_changed=True)
 
-    async def set_operator_phone(self, user_id: str, phone: str) -> None:
-        self.operators[user_id].settings.phone = phone
-        await self._settings_changed(user_id, availability=False)
+    async def set_phone(self, user_id: str, phone: str) -> None:
+        self.model.operator(user_id).settings.phone = phone
+        await self._settings_changed(user_id, serving_changed=False)
 
-    async def _settings_changed(self, user_id: str, availability: bool) -> None:
+    async def _settings_changed(self, user_id: str, serving_changed: bool) -> None:
         """Save the operator's settings; when whom they serve changed, route waiting
         users and tell every page; the operator's own pages get a fresh snapshot."""
-        await self.store.save_operator_settings(self.operators[user_id].settings)
-        if availability:
-            self._route_waiting()
-            self._publish_everyone()
-        self.hub.publish(f"operator:{user_id}", self.monitor_snapshot(user_id))
-
-    def _route_waiting(self) -> None:
-        for client in self.clients.values():
-            if client.chat_active and not client.operator_id:
-                self._route(client)
+        await self.model.store.save_operator_settings(self.model.operator(user_id).settings)
+        if serving_changed:
+            self.model.routing.route_waiting()
+            self.model.publish_everyone()
+        self.model.hub.publish(f"operator:{user_id}", self.model.monitor_snapshot(user_id))
 
     def take(self, user_id: str, key: str) -> None:
         """An operator takes over a conversation (from nobody or from another operator)."""
-        client = self._client(key)
-        if not self.operator_may_chat(client):
+        client = self.model.client(key)
+        if not self.model.routing.may_chat(client):
             raise LiveHelpError("not_chatting", "The user has not activated chat with operators.")
-        self._assign(client, self.operators[user_id])
-        self._publish_client(client)
+        self.model.routing.assign(client, self.model.operator(user_id))
+        self.model.publish_client(client)

@@ -1,8 +1,8 @@
 """What the live-help model knows of sessions, interviewee clients and operators.
 
 A *client* is one interviewee browser in one interview session (one Monitor
-entry). Its key is "<session id>|<participant>", participant being
-"u:<user id>" or "b:<browser id>".
+entry). Its key is "<session id>|<participant>" (`rules.client_key`), participant
+being "u:<user id>" or "b:<browser id>".
 """
 
 from __future__ import annotations
@@ -10,14 +10,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from state.livehelp.rules import LiveHelpSettings
 from state.store.base import OperatorSettings, User
-
-AVAILABILITIES = ("available", "unavailable", "observeonly")
-MODES = ("help", "peer", "peerhelp")
-
-
-def client_key(session_id: str, participant: str) -> str:
-    return f"{session_id}|{participant}"
 
 
 @dataclass
@@ -27,15 +21,22 @@ class LiveSession:
     id: str
     interview: str
     title: str
-    availability: str = "unavailable"
-    mode: str = "help"
-    partner_roles: list[str] = field(default_factory=list)
+    settings: LiveHelpSettings = field(default_factory=LiveHelpSettings)
     blocked: bool = False
     clients: set[str] = field(default_factory=set)
 
     @property
     def listed(self) -> bool:
-        return self.availability in ("available", "observeonly")
+        return self.settings.listed
+
+    @property
+    def operators_chat(self) -> bool:
+        """Operators may chat in this session now: chat is offered, in a mode with
+        operators, and the session is not blocked."""
+        return self.settings.chat_offered and self.settings.operators_chat and not self.blocked
+
+    def conversation_of(self, client: Client) -> str:
+        return self.settings.conversation(self.id, client.participant)
 
 
 @dataclass
@@ -52,6 +53,11 @@ class Client:
     chat_active: bool = False
     operator_id: str | None = None  # operator the conversation is assigned to
 
+    @property
+    def name(self) -> str | None:
+        """The signed-in user's name (or email); None when anonymous."""
+        return " ".join(p for p in (self.first_name, self.last_name) if p) or self.email
+
 
 @dataclass
 class Operator:
@@ -64,5 +70,9 @@ class Operator:
     def available(self) -> bool:
         return self.sockets > 0 and self.settings.available
 
-    def serves(self, roles: list[str]) -> bool:
+    @property
+    def name(self) -> str:
+        return self.user.first_name or self.user.email
+
+    def serves(self, roles: list[str] | tuple[str, ...]) -> bool:
         return bool(set(self.settings.roles) & set(roles))

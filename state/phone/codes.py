@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from state.config import TwilioConfig
 from state.livehelp.errors import LiveHelpError
-from state.livehelp.model import LiveHelp
+from state.livehelp.extension import Extension, ModelView
 from state.livehelp.records import Client
 from state.phone.limits import CallerLimiter
 from state.phone.numbers import format_for_people, validate_e164
@@ -52,29 +53,28 @@ class AccessCode:
         return datetime.fromtimestamp(self.expires, UTC).isoformat()
 
 
-class AccessCodes:
+class AccessCodes(Extension):
     """The registry of live codes, indexed by code and by client; one removal function."""
 
-    def __init__(self, livehelp: LiveHelp, minutes: float,
+    def __init__(self, model: ModelView, twilio: TwilioConfig,
                  clock: Callable[[], float] = time.time) -> None:
-        self.livehelp = livehelp
-        self.minutes = minutes
+        self.model = model
+        self.twilio = twilio
+        self.minutes = twilio.code_minutes
         self.clock = clock
         self.limiter = CallerLimiter(clock=clock)
         self._by_code: dict[str, AccessCode] = {}
         self._by_client: dict[str, AccessCode] = {}
         # client key -> (operator id, until): the Monitor's "call connected" mark.
         self._connected: dict[str, tuple[str, float]] = {}
-        livehelp.entry_decorators.append(self._decorate_entry)
-        livehelp.state_decorators.append(self._decorate_state)
 
     @property
     def voice_enabled(self) -> bool:
-        return self.livehelp.config.twilio.voice
+        return self.twilio.voice
 
     @property
     def central_number(self) -> str:
-        return self.livehelp.config.twilio.number
+        return self.twilio.number
 
     # ------------------------------------------------------------------ operator side
     def enable(self, client_key: str, operator_id: str) -> AccessCode:
@@ -86,7 +86,7 @@ class AccessCodes:
         """
         if not self.voice_enabled:
             raise LiveHelpError("voice_off", "Telephone call forwarding is not configured.")
-        operator = self.livehelp.operators.get(operator_id)
+        operator = self.model.find_operator(operator_id)
         phone = operator.settings.phone if operator else ""
         if not phone:
             raise LiveHelpError("no_phone", "Set your phone number before forwarding calls.")
@@ -94,10 +94,10 @@ class AccessCodes:
             validate_e164(phone)
         except ValueError as error:
             raise LiveHelpError("bad_phone", f"Your phone number {error}.") from None
-        client = self.livehelp.clients.get(client_key)
+        client = self.model.find_client(client_key)
         if client is None:
             raise LiveHelpError("unknown_session", "That session is not active.")
-        if self.livehelp.sessions[client.session_id].blocked:
+        if self.model.find_session(client.session_id).blocked:
             raise LiveHelpError("blocked", "Unblock this session before forwarding calls.")
         now = self.clock()
         # Drawn before the old code is removed, so the new code always differs from it.
@@ -106,7 +106,7 @@ class AccessCodes:
         self._remove(self._by_client.get(client_key))
         self._by_code[access.code] = access
         self._by_client[client_key] = access
-        self.livehelp.publish_session(client.session_id)
+        self.model.publish_session(client.session_id)
         return access
 
     def disable(self, client_key: str) -> bool:
@@ -115,7 +115,7 @@ class AccessCodes:
         if access is None:
             return False
         self._remove(access)
-        self.livehelp.publish_session(access.session_id)
+        self.model.publish_session(access.session_id)
         return True
 
     def disable_operator(self, operator_id: str) -> int:
@@ -124,7 +124,7 @@ class AccessCodes:
         for access in mine:
             self._remove(access)
         for session_id in sorted({a.session_id for a in mine}):
-            self.livehelp.publish_session(session_id)
+            self.model.publish_session(session_id)
         return len(mine)
 
     def for_client(self, client_key: str) -> AccessCode | None:
@@ -150,17 +150,17 @@ class AccessCodes:
             return None
         self._remove(access)
         if not access.live(self.clock()) or not self._still_allowed(access):
-            self.livehelp.publish_session(access.session_id)
+            self.model.publish_session(access.session_id)
             return None
         self._connected[access.client_key] = (
             access.operator_id, self.clock() + CALL_CONNECTED_SECONDS)
-        self.livehelp.publish_session(access.session_id)
+        self.model.publish_session(access.session_id)
         return access
 
     def operator_number(self, access: AccessCode) -> str | None:
         """Where to dial: the operator's current number (None if they cleared it),
         or the number at creation when the operator is no longer known to the model."""
-        operator = self.livehelp.operators.get(access.operator_id)
+        operator = self.model.find_operator(access.operator_id)
         if operator is None:
             return access.operator_phone
         return operator.settings.phone or None
@@ -178,12 +178,12 @@ class AccessCodes:
         for key, (_operator, until) in list(self._connected.items()):
             if until <= now:
                 del self._connected[key]
-                client = self.livehelp.clients.get(key)
+                client = self.model.find_client(key)
                 if client:
                     affected.add(client.session_id)
         self.limiter.prune()
         for session_id in sorted(affected):
-            self.livehelp.publish_session(session_id)
+            self.model.publish_session(session_id)
 
     # ------------------------------------------------------------------ internals
     def _fresh_code(self) -> str:
@@ -204,11 +204,11 @@ class AccessCodes:
             del self._by_client[access.client_key]
 
     def _still_allowed(self, access: AccessCode) -> bool:
-        client = self.livehelp.clients.get(access.client_key)
-        session = self.livehelp.sessions.get(access.session_id)
+        client = self.model.find_client(access.client_key)
+        session = self.model.find_session(access.session_id)
         return client is not None and session is not None and not session.blocked
 
-    def _decorate_entry(self, client: Client, entry: dict) -> None:
+    def decorate_entry(self, client: Client, entry: dict) -> None:
         if not self.voice_enabled:
             entry["phone"] = None
             return
@@ -221,7 +221,7 @@ class AccessCodes:
             "call_connected": connected,
         }
 
-    def _decorate_state(self, client: Client, state: dict) -> None:
+    def decorate_state(self, client: Client, state: dict) -> None:
         access = self.for_client(client.key) if self.voice_enabled else None
         if access is None:
             state["phone"] = None

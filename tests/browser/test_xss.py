@@ -21,6 +21,7 @@ from playwright.async_api import Page, expect
 import server as livehelp_server
 from state.config import Config
 from state.interview.library import InterviewLibrary
+from state.livehelp.api import interview_namespace
 from tests.browser.conftest import sign_in
 from tests.browser.test_monitor_chat import (
     activate,
@@ -72,7 +73,7 @@ async def live_server(config: Config, tmp_path: Path) -> AsyncIterator[LiveServe
         ],
     }), encoding="utf-8")
     services = livehelp_server.make_services(config)
-    services.interviews = InterviewLibrary(folder)
+    services.interviews = InterviewLibrary(folder, api=interview_namespace())
     async with serving(services) as server:
         yield server
 
