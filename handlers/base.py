@@ -17,7 +17,7 @@ import tornado.web
 
 from state.config import Config
 from state.interview.library import Interview, Viewer
-from state.livehelp.api import current_context, load_context
+from state.livehelp.api import current_context, get_chat_log, load_context
 from state.store.base import SessionRecord, Store, StoreUnavailable, User, new_id
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class BaseHandler(tornado.web.RequestHandler):
                           record: SessionRecord) -> AsyncIterator[None]:
         """Let code blocks and templates of this run call the live-help API on `record`."""
         context = await load_context(record, self.livehelp, self.participant_key,
-                                     with_chat_log=interview.reads_chat_log)
+                                     with_chat_log=interview.mentions(get_chat_log.__name__))
         token = current_context.set(context)
         try:
             yield

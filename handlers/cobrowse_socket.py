@@ -7,43 +7,27 @@ The rules live in `state.cobrowse.CoBrowse`; see docs/protocol.md.
 
 from __future__ import annotations
 
-from typing import Any
-
-from handlers.socket_base import FieldError, text_field
+from handlers import messages
 from state.cobrowse.control import CoBrowse, observe_channel
 from state.cobrowse.screen_view import ScreenView, describe_page
 from state.interview.runner import END_SCREEN, InterviewRuntimeError
 from state.livehelp.errors import LiveHelpError
 from state.store.base import new_id
 
-# Field names are Python names from interview files; screen ids and actions are short.
-MAX_NAME_CHARS = 100
-MAX_ACTION_CHARS = 200
-MAX_KEY_CHARS = 200
-
-
-def _value(message: dict) -> Any:
-    if "value" not in message:
-        raise FieldError("'value' is required")
-    return message["value"]
-
 
 class UserCoBrowseMixin:
     """Interviewee socket: `screen` (on open and each page) and `field` (each change)."""
-
-    cobrowse_types = frozenset({"screen", "field"})
 
     @property
     def cobrowse(self) -> CoBrowse:
         return self.settings["cobrowse"]
 
-    async def on_screen(self, message: dict) -> None:
-        view = await self.render_screen(text_field(message, "screen", MAX_NAME_CHARS))
-        self.cobrowse.page_screen(self.client.key, view, message.get("values"))
+    async def on_screen(self, message: messages.Screen) -> None:
+        view = await self.render_screen(message.screen)
+        self.cobrowse.page_screen(self.client.key, view, message.values)
 
-    async def on_field(self, message: dict) -> None:
-        name = text_field(message, "name", MAX_NAME_CHARS)
-        self.cobrowse.page_field(self.client.key, name, _value(message))
+    async def on_field(self, message: messages.FieldChange) -> None:
+        self.cobrowse.page_field(self.client.key, message.name, message.value)
 
     async def render_screen(self, screen_id: str) -> ScreenView:
         """The server's own rendering of the screen the page says it shows, for this
@@ -73,9 +57,6 @@ class UserCoBrowseMixin:
 class MonitorCoBrowseMixin:
     """Operator socket: observe / stop_observe, control / stop_control, set_field, press."""
 
-    cobrowse_types = frozenset({"observe", "stop_observe", "control", "stop_control",
-                                "set_field", "press"})
-
     def initialize(self) -> None:
         super().initialize()
         # Control belongs to one socket, not to the operator: a second tab of the same
@@ -102,27 +83,23 @@ class MonitorCoBrowseMixin:
             self.watching.discard(key)
             self.settings["hub"].unsubscribe(observe_channel(key), self._deliver_observed)
 
-    def _key(self, message: dict) -> str:
-        key = text_field(message, "session", MAX_KEY_CHARS)
+    async def on_observe(self, message: messages.Observe) -> None:
+        key = message.session
         self.cobrowse.observable(key)
-        return key
-
-    async def on_observe(self, message: dict) -> None:
-        key = self._key(message)
         await self.audit("observe", key)
         # No await between subscribing and the snapshot: no change can fall in between.
         snapshot = self.cobrowse.observe(key, self.operator_id, self.cobrowse_token)
         self.watch(key)
         self.send(snapshot)
 
-    async def on_stop_observe(self, message: dict) -> None:
-        key = text_field(message, "session", MAX_KEY_CHARS)
+    async def on_stop_observe(self, message: messages.StopObserve) -> None:
+        key = message.session
         self.cobrowse.stop_observing(key, self.cobrowse_token)
         self.unwatch(key)
         self.send({"type": "observe_end", "session": key, "reason": ""})
 
-    async def on_control(self, message: dict) -> None:
-        key = text_field(message, "session", MAX_KEY_CHARS)
+    async def on_control(self, message: messages.Control) -> None:
+        key = message.session
         self.cobrowse.may_control(key, self.operator_id, self.cobrowse_token)
         await self.audit("control", key)
         name = self.current_user.first_name or self.current_user.email
@@ -130,20 +107,18 @@ class MonitorCoBrowseMixin:
         self.watch(key)
         self.send(snapshot)
 
-    async def on_stop_control(self, message: dict) -> None:
-        key = self._key(message)
+    async def on_stop_control(self, message: messages.StopControl) -> None:
+        key = message.session
+        self.cobrowse.observable(key)
         self.cobrowse.release_control(key, self.cobrowse_token)
         await self.audit("stop control", key)
 
-    async def on_set_field(self, message: dict) -> None:
-        key = text_field(message, "session", MAX_KEY_CHARS)
-        name = text_field(message, "name", MAX_NAME_CHARS)
-        self.cobrowse.operator_set_field(key, self.cobrowse_token, name, _value(message))
+    async def on_set_field(self, message: messages.SetField) -> None:
+        self.cobrowse.operator_set_field(message.session, self.cobrowse_token, message.name,
+                                         message.value)
 
-    async def on_press(self, message: dict) -> None:
-        key = text_field(message, "session", MAX_KEY_CHARS)
-        action = text_field(message, "action", MAX_ACTION_CHARS)
-        self.cobrowse.operator_press(key, self.cobrowse_token, action)
+    async def on_press(self, message: messages.Press) -> None:
+        self.cobrowse.operator_press(message.session, self.cobrowse_token, message.action)
 
     def on_close(self) -> None:
         super().on_close()

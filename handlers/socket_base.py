@@ -1,5 +1,6 @@
 """WebSocket base: authentication before the upgrade, origin check, size limit,
-JSON decoding and dispatch by `type` to one `on_<type>` method per message.
+decoding into the declared messages (handlers/messages.py) and dispatch by `type`
+to one `on_<type>` method per message.
 
 See docs/protocol.md. A refused frame gets an `error` reply and changes nothing;
 the socket stays open unless the client keeps sending garbage.
@@ -12,10 +13,10 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 import tornado.websocket
 
 from handlers.base import BaseHandler
+from handlers.messages import Message, Protocol, Refused
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Published, encode
 from state.store.base import StoreUnavailable
@@ -28,40 +29,11 @@ MAX_BAD_FRAMES = 20
 CLOSE_POLICY_VIOLATION = 1008
 
 
-class FieldError(LiveHelpError):
-    def __init__(self, message: str) -> None:
-        super().__init__("bad_field", message)
-
-
-def text_field(message: dict, name: str, max_chars: int, min_chars: int = 1) -> str:
-    value = message.get(name)
-    if not isinstance(value, str):
-        raise FieldError(f"'{name}' must be a string")
-    if not min_chars <= len(value) <= max_chars:
-        raise FieldError(f"'{name}' must be {min_chars} to {max_chars} characters long")
-    return value
-
-
-def bool_field(message: dict, name: str) -> bool:
-    value = message.get(name)
-    if not isinstance(value, bool):
-        raise FieldError(f"'{name}' must be true or false")
-    return value
-
-
-def seq_field(value: Any, name: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FieldError(f"'{name}' must be a whole number of at least 0")
-    return value
-
-
 class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
     """Base of the interviewee and operator sockets."""
 
-    # Message types this socket accepts; each has a method `on_<type>(message)`.
-    message_types: frozenset[str] = frozenset()
+    # The messages this socket accepts; each type has a method `on_<type>(message)`.
+    protocol: Protocol
     # Least time between two frames to this socket (seconds); see send().
     flush_interval = 0.0
 
@@ -136,15 +108,14 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         if isinstance(raw, bytes):
             return self._refuse("binary_frame", "Frames must be JSON text, not binary.")
         try:
-            message = orjson.loads(raw)
-        except orjson.JSONDecodeError:  # also NaN, infinities and nesting past 1024 levels
-            return self._refuse("bad_json", "The frame is not valid JSON.")
-        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
-            return self._refuse("bad_type", "A frame must be a JSON object with a string 'type'.")
-        kind = message["type"]
-        if kind not in self.message_types:
-            return self._refuse("unknown_type", f"Unknown message type '{kind[:40]}'.", kind[:40])
-        ref = message.get("client_id") if isinstance(message.get("client_id"), str) else kind
+            message = self.protocol.decode(raw)
+        except Refused as refused:
+            return self._refuse(refused.code, refused.message, refused.ref)
+        await self.dispatch(message)
+
+    async def dispatch(self, message: Message) -> None:
+        kind = message.kind()
+        ref = getattr(message, "client_id", kind)
         try:
             await getattr(self, f"on_{kind}")(message)
         except LiveHelpError as error:

@@ -6,19 +6,17 @@ from typing import Any
 
 import tornado.web
 
+from handlers import messages
 from handlers.base import BROWSER_COOKIE
 from handlers.cobrowse_socket import UserCoBrowseMixin
-from handlers.socket_base import LiveSocket, bool_field, seq_field, text_field
+from handlers.socket_base import LiveSocket
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client
 from state.livehelp.rules import LiveHelpSettings
 
-CLIENT_ID_CHARS = 64
-
 
 class UserSocket(UserCoBrowseMixin, LiveSocket):
-    message_types = (frozenset({"hello", "activate", "deactivate", "chat", "typing"})
-                     | UserCoBrowseMixin.cobrowse_types)
+    protocol = messages.Protocol(messages.USER_MESSAGES)
     client: Client | None = None
 
     async def get(self, session_id: str, *args: Any, **kwargs: Any) -> None:
@@ -48,37 +46,33 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
             self.livehelp.client_seen(self.client.key)
         await super().on_message(raw)
 
-    async def on_hello(self, message: dict) -> None:
-        after = seq_field(message.get("last_seq"), "last_seq")
-        if message.get("active") is True and not self.client.chat_active:
+    async def on_hello(self, message: messages.UserHello) -> None:
+        if message.active and not self.client.chat_active:
             try:
                 self.livehelp.activate(self.client.key)
             except LiveHelpError:
                 pass  # the page shows the state it gets; nothing to reactivate into
         self.send(self.livehelp.user_state(self.client))
         conversation = self.livehelp.conversation_of(self.client)
-        for event in await self.livehelp.chat.history(conversation, after):
+        for event in await self.livehelp.chat.history(conversation, message.last_seq or 0):
             self.send(event)
 
-    async def on_activate(self, message: dict) -> None:
+    async def on_activate(self, message: messages.Activate) -> None:
         self.livehelp.activate(self.client.key)
 
-    async def on_deactivate(self, message: dict) -> None:
+    async def on_deactivate(self, message: messages.Deactivate) -> None:
         self.livehelp.deactivate(self.client.key)
 
-    async def on_chat(self, message: dict) -> None:
-        client_id = text_field(message, "client_id", CLIENT_ID_CHARS)
-        text = text_field(message, "text", self.config.max_chat_chars)
-        if not text.strip():
-            raise LiveHelpError("bad_field", "A message cannot be empty.")
-        stored = await self.livehelp.chat.user_chat(self.client.key, client_id, text)
-        self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
+    async def on_chat(self, message: messages.UserChat) -> None:
+        stored = await self.livehelp.chat.user_chat(self.client.key, message.client_id,
+                                                    message.text)
+        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
                    "conversation": stored.conversation})
 
-    async def on_typing(self, message: dict) -> None:
+    async def on_typing(self, message: messages.UserTyping) -> None:
         name = self.current_user.first_name if self.current_user else ""
-        self.livehelp.chat.typing(self.client.key, name or "User", bool_field(message, "typing"),
-                             from_operator=False)
+        self.livehelp.chat.typing(self.client.key, name or "User", message.typing,
+                                  from_operator=False)
 
     def on_close(self) -> None:
         super().on_close()

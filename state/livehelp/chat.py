@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from state.config import Config
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.records import Client, LiveSession, Operator
@@ -19,6 +20,7 @@ class ChatModel(Protocol):
 
     store: Store
     hub: Hub
+    config: Config
     routing: Routing
 
     def client(self, key: str) -> Client: ...
@@ -40,7 +42,15 @@ class ChatRules:
         messages = await self.model.store.get_messages(conversation, after_seq)
         return [chat_event(m) for m in messages[-HISTORY_LIMIT:]]
 
+    def _check_text(self, text: str) -> None:
+        if not text.strip():
+            raise LiveHelpError("bad_field", "A message cannot be empty.")
+        if len(text) > self.model.config.max_chat_chars:
+            raise LiveHelpError("bad_field", f"'text' must be 1 to "
+                                f"{self.model.config.max_chat_chars} characters long")
+
     async def user_chat(self, key: str, client_id: str, text: str) -> ChatMessage:
+        self._check_text(text)
         client = self.model.client(key)
         session = self.model.session_of(client)
         if not session.settings.chat_offered:
@@ -64,6 +74,7 @@ class ChatRules:
         return await self._deliver(message, session)
 
     async def operator_chat(self, user_id: str, key: str, client_id: str, text: str) -> ChatMessage:
+        self._check_text(text)
         client = self.model.client(key)
         if not self.model.routing.may_chat(client):
             raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")

@@ -72,23 +72,13 @@ class Monitor {
     }
   }
 
-  /** History of conversations that appeared after the last snapshot (e.g. peerhelp joins). */
-  askForNew() {
-    const fresh = {};
-    for (const entry of this.entries.values()) {
-      const conversation = entry.data.conversation;
-      if (conversation && !this.asked.has(conversation)) {
-        this.asked.add(conversation);
-        fresh[conversation] = this.logFor(conversation).contiguous();
-      }
-    }
-    if (Object.keys(fresh).length) this.send({ type: "hello", last_seq: this.allLastSeq(fresh) });
-  }
-
-  allLastSeq(extra) {
-    const lastSeq = {};
-    for (const [conversation, log] of this.logs) lastSeq[conversation] = log.contiguous();
-    return Object.assign(lastSeq, extra);
+  /** The history of an entry's conversation that appeared after the last snapshot (a new
+   * session, a peerhelp join): one `history` request for that conversation alone. */
+  askForNew(entry) {
+    const conversation = entry.data.conversation;
+    if (!conversation || this.asked.has(conversation)) return;
+    this.asked.add(conversation);
+    this.send({ type: "history", conversation, after: this.logFor(conversation).contiguous() });
   }
 
   sendChat(entry, text) {
@@ -120,8 +110,7 @@ class Monitor {
   }
 
   on_session(message) {
-    this.upsert(message.session);
-    this.askForNew();
+    this.askForNew(this.upsert(message.session));
   }
 
   on_session_gone(message) {
@@ -194,6 +183,7 @@ class Monitor {
       this.list.append(entry.element);
     }
     this.empty.hidden = this.entries.size > 0;
+    return entry;
   }
 
   removeEntry(key) {

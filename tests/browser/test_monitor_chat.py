@@ -3,6 +3,8 @@ interviewees in their own browser contexts (PRODUCT.md M3–M8, M12, C4–C10, I
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
 
 from playwright.async_api import Page, expect
@@ -314,3 +316,23 @@ async def test_peer_mode_group_chat_without_operators(live_server, new_context) 
     await expect(ann.locator("#lh-messages .chat-text")).to_have_text(["I can do Tuesday", "Tuesday works"])
     await expect(ann.locator("#lh-messages .mine .chat-text")).to_have_text("I can do Tuesday")
     await expect(ann.locator("#lh-messages .theirs .chat-text")).to_have_text("Tuesday works")
+
+
+async def test_a_new_session_costs_one_history_request_not_a_new_hello(
+        live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    sent: list[dict] = []
+    monitor.on("websocket", lambda ws: ws.on(
+        "framesent", lambda payload: sent.append(json.loads(payload))))
+    await monitor.reload()
+    await expect(monitor.locator("#status-toggle")).to_be_enabled()
+    await open_interviewee(new_context, live_server)
+    await expect(entries(monitor)).to_have_count(1)
+    (entry,) = live_server.services.livehelp.listed_entries()
+    for _ in range(100):  # the page asks right after drawing the entry
+        if any(m["type"] == "history" for m in sent):
+            break
+        await asyncio.sleep(0.05)
+    assert [m for m in sent if m["type"] == "history"] == [
+        {"type": "history", "conversation": entry["conversation"], "after": 0}]
+    assert [m["type"] for m in sent].count("hello") == 1

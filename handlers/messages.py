@@ -1,0 +1,229 @@
+"""Every message a client may send over the two sockets, declared once (docs/protocol.md).
+
+Each type is a msgspec `Struct` tagged by its `type`; a socket decodes a frame into
+one of its types and checks every field in one step. A frame that does not fit
+gets the protocol's error code: `bad_json`, `bad_type`, `unknown_type` or
+`bad_field` with words naming the field (`refusal`). Fields not declared are
+ignored, so a newer page does not break an older server.
+
+tests/test_protocol_doc.py checks these declarations against docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Union
+
+import msgspec
+import orjson
+
+# A sequence number: what SQLite's INTEGER and MongoDB's int64 can hold.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# Ids a page makes up (client_id) and keys it got from the server are short.
+ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+SessionKey = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Field names are Python names from interview files; screen ids and actions are short.
+FieldName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Action = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# Role names come from interview files; this bounds what an operator page can send.
+RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+Roles = Annotated[list[RoleName], msgspec.Meta(max_length=100)]
+Phone = Annotated[str, msgspec.Meta(max_length=32)]
+# Chat text: its upper bound is `live help: max chat characters`, checked by the chat rules.
+ChatText = Annotated[str, msgspec.Meta(min_length=1)]
+
+
+class Message(msgspec.Struct, tag_field="type", frozen=True):
+    """Base of every client message; the tag is the message's `type`."""
+
+    @classmethod
+    def kind(cls) -> str:
+        return cls.__struct_config__.tag
+
+
+# ---------------------------------------------------------------- interviewee socket
+class UserHello(Message, tag="hello"):
+    last_seq: Seq | None = None
+    active: bool = False  # the page had chat on before it reconnected
+
+
+class Activate(Message, tag="activate"):
+    pass
+
+
+class Deactivate(Message, tag="deactivate"):
+    pass
+
+
+class UserChat(Message, tag="chat"):
+    client_id: ClientId
+    text: ChatText
+
+
+class UserTyping(Message, tag="typing"):
+    typing: bool
+
+
+class Screen(Message, tag="screen"):
+    screen: FieldName
+    values: dict[str, Any] = {}
+
+
+class FieldChange(Message, tag="field"):
+    name: FieldName
+    value: Any
+
+
+# ---------------------------------------------------------------- operator socket
+class MonitorHello(Message, tag="hello"):
+    last_seq: dict[str, Seq | None] = {}
+
+
+class History(Message, tag="history"):
+    conversation: SessionKey
+    after: Seq | None = None
+
+
+class SetStatus(Message, tag="set_status"):
+    available: bool
+
+
+class SetRoles(Message, tag="set_roles"):
+    roles: Roles
+
+
+class SetPhone(Message, tag="set_phone"):
+    phone: Phone
+
+
+class OperatorChat(Message, tag="chat"):
+    session: SessionKey
+    client_id: ClientId
+    text: ChatText
+
+
+class Take(Message, tag="take"):
+    session: SessionKey
+
+
+class OperatorTyping(Message, tag="typing"):
+    session: SessionKey
+    typing: bool
+
+
+class Block(Message, tag="block"):
+    session: SessionKey
+
+
+class Unblock(Message, tag="unblock"):
+    session: SessionKey
+
+
+class PhoneForwarding(Message, tag="phone"):
+    session: SessionKey
+    on: bool
+
+
+class Observe(Message, tag="observe"):
+    session: SessionKey
+
+
+class StopObserve(Message, tag="stop_observe"):
+    session: SessionKey
+
+
+class Control(Message, tag="control"):
+    session: SessionKey
+
+
+class StopControl(Message, tag="stop_control"):
+    session: SessionKey
+
+
+class SetField(Message, tag="set_field"):
+    session: SessionKey
+    name: FieldName
+    value: Any
+
+
+class Press(Message, tag="press"):
+    session: SessionKey
+    action: Action
+
+
+USER_MESSAGES = (UserHello, Activate, Deactivate, UserChat, UserTyping, Screen, FieldChange)
+MONITOR_MESSAGES = (MonitorHello, History, SetStatus, SetRoles, SetPhone, OperatorChat, Take,
+                    OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
+                    Control, StopControl, SetField, Press)
+
+
+class Protocol:
+    """The messages one socket accepts: decodes a frame into one of them, or says why not."""
+
+    def __init__(self, types: tuple[type[Message], ...]) -> None:
+        self.types = types
+        self.kinds = frozenset(t.kind() for t in types)
+        self._decoder = msgspec.json.Decoder(Union[types])  # noqa: UP007 (a runtime tuple)
+
+    def decode(self, raw: str) -> Message:
+        """The message in `raw`; raises `Refused` with the protocol's code otherwise."""
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.ValidationError as error:
+            raise self._refusal(raw, str(error)) from None
+        except (msgspec.DecodeError, RecursionError):  # RecursionError: nested too deeply
+            raise Refused("bad_json", "The frame is not valid JSON.") from None
+
+    def _refusal(self, raw: str, problem: str) -> Refused:
+        """Which rule the frame broke: only refused frames pay for this second parse."""
+        try:
+            data = orjson.loads(raw)
+        except (orjson.JSONDecodeError, RecursionError):
+            return Refused("bad_json", "The frame is not valid JSON.")
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+            return Refused("bad_type", "A frame must be a JSON object with a string 'type'.")
+        kind = data["type"][:40]
+        if kind not in self.kinds:
+            return Refused("unknown_type", f"Unknown message type '{kind}'.", kind)
+        client_id = data.get("client_id")
+        return Refused("bad_field", in_words(problem),
+                       client_id if isinstance(client_id, str) else kind)
+
+
+class Refused(Exception):
+    """A frame the protocol refuses: `code` for pages, `message` for people, `ref` echoed."""
+
+    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.ref = code, message, ref
+
+
+_PATH = re.compile(r" - at `\$\.(\w+)(.*)`$")
+_MISSING = re.compile(r"^Object missing required field `(\w+)`")
+_EXPECTED = [
+    (re.compile(r"^Expected `str` of length >= 1"), "must not be empty"),
+    (re.compile(r"^Expected `str` of length <= (\d+)"), r"must be at most \1 characters long"),
+    (re.compile(r"^Expected `array` of length <= (\d+)"), r"may hold at most \1 items"),
+    (re.compile(r"^Expected `int` (>=|<=) "), "must be a whole number from 0 to 2^63-1"),
+    (re.compile(r"^Expected `str`"), "must be a string"),
+    (re.compile(r"^Expected `bool`"), "must be true or false"),
+    (re.compile(r"^Expected `int`"), "must be a whole number"),
+    (re.compile(r"^Expected `object`"), "must be a JSON object"),
+    (re.compile(r"^Expected `array`"), "must be a list"),
+]
+
+
+def in_words(problem: str) -> str:
+    """msgspec's "Expected `str`, got `int` - at `$.text`" as "'text' must be a string"."""
+    missing = _MISSING.match(problem)
+    if missing:
+        return f"'{missing.group(1)}' is required"
+    located = _PATH.search(problem)
+    if located is None:
+        return problem
+    name, inside = located.group(1), located.group(2)
+    where = f"'{name}'" if not inside else f"each item of '{name}'"
+    for pattern, words in _EXPECTED:
+        if pattern.match(problem):
+            return f"{where} {pattern.sub(words, problem[:located.start()]).split(',')[0]}"
+    return f"{where}: {problem[:located.start()]}"
