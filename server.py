@@ -28,7 +28,6 @@ from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.phone.codes import AccessCodes
-from state.store import make_store
 from state.store.base import Store
 
 HERE = Path(__file__).resolve().parent
@@ -88,6 +87,17 @@ def cookie_secret(data_dir: Path) -> str:
     path.touch(mode=0o600)
     path.write_text(secret)
     return secret
+
+
+def make_store(config: Config) -> Store:
+    """The store the config asks for: embedded SQLite by default, MongoDB when configured."""
+    if config.database == "mongodb":
+        from state.store.mongo import MongoStore
+
+        return MongoStore(config.mongodb_uri, config.mongodb_name)
+    from state.store.sqlite import SQLiteStore
+
+    return SQLiteStore(config.database_path)
 
 
 def make_services(config: Config, store: Store | None = None) -> Services:

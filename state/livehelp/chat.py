@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from state.config import Config
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.records import Client, LiveSession, Operator
@@ -15,12 +14,16 @@ from state.store.base import ChatMessage, Store
 HISTORY_LIMIT = 500
 
 
+class ChatSettings(Protocol):
+    max_chat_chars: int
+
+
 class ChatModel(Protocol):
     """What the chat rules read and call on the model."""
 
     store: Store
     hub: Hub
-    config: Config
+    config: ChatSettings
     routing: Routing
 
     def client(self, key: str) -> Client: ...

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
 
-from state.config import Config
 from state.livehelp.chat import ChatRules
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension
@@ -30,10 +30,17 @@ from state.store.base import OperatorSettings, SessionRecord, Store, User
 FORGET_OFFLINE_SECONDS = 600.0
 
 
+class ModelSettings(Protocol):
+    """What the model reads of the config (state.config.Config), at each use."""
+
+    offline_seconds: float
+    max_chat_chars: int
+
+
 class LiveHelp:
     """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
 
-    def __init__(self, store: Store, hub: Hub, config: Config,
+    def __init__(self, store: Store, hub: Hub, config: ModelSettings,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.hub = hub

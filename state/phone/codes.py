@@ -3,7 +3,7 @@
 An operator switches forwarding on for one client (one Monitor entry); the
 interviewee is shown the central number and a 4-digit code. A caller who types
 a live code is bridged to that operator's own phone. A code expires after
-`minutes`, dies the moment a call uses it, and is withdrawn when forwarding is
+`twilio: code minutes`, dies the moment a call uses it, and is withdrawn when forwarding is
 switched off, the session is blocked or the client is forgotten.
 
 No Tornado here: `expire_codes` is a plain method that server.py runs as a
@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from state.config import TwilioConfig
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension, ModelView
 from state.livehelp.records import Client
@@ -53,14 +53,22 @@ class AccessCode:
         return datetime.fromtimestamp(self.expires, UTC).isoformat()
 
 
+class ForwardingSettings(Protocol):
+    """The `twilio:` settings codes depend on (config.TwilioConfig), read at each use:
+    voice may be switched on while the server runs."""
+
+    voice: bool
+    number: str  # the central number, E.164
+    code_minutes: float
+
+
 class AccessCodes(Extension):
     """The registry of live codes, indexed by code and by client; one removal function."""
 
-    def __init__(self, model: ModelView, twilio: TwilioConfig,
+    def __init__(self, model: ModelView, twilio: ForwardingSettings,
                  clock: Callable[[], float] = time.time) -> None:
         self.model = model
         self.twilio = twilio
-        self.minutes = twilio.code_minutes
         self.clock = clock
         self.limiter = CallerLimiter(clock=clock)
         self._by_code: dict[str, AccessCode] = {}
@@ -102,7 +110,8 @@ class AccessCodes(Extension):
         now = self.clock()
         # Drawn before the old code is removed, so the new code always differs from it.
         access = AccessCode(self._fresh_code(), client_key, client.session_id, operator_id,
-                            created=now, expires=now + self.minutes * 60, operator_phone=phone)
+                            created=now, expires=now + self.twilio.code_minutes * 60,
+                            operator_phone=phone)
         self._remove(self._by_client.get(client_key))
         self._by_code[access.code] = access
         self._by_client[client_key] = access

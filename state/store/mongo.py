@@ -1,10 +1,13 @@
 """The MongoDB store, through PyMongo's asyncio client.
 
-Atomicity comes from MongoDB itself rather than from this process, so several
-server processes may share one database: sequence numbers come from an atomic
-`$inc` on a per-conversation counter document, and unique indexes guard emails
-(case-insensitively, through `email_lower`) and the (conversation, sender_key,
-client_id) identity that makes `add_message` idempotent.
+One server process writes chat: sequence numbers come from a cache of each
+conversation's highest seq, read from the database on first use, so a message
+costs one insert and no counter round trip. A unique (conversation, seq) index
+refuses a batch if another writer slipped in, and the cache is then read again;
+several processes sharing chat need a different scheme (an atomic counter per
+conversation). Unique indexes also guard emails (case-insensitively, through
+`email_lower`) and the (conversation, sender_key, client_id) identity that makes
+`add_message` idempotent.
 """
 
 from __future__ import annotations
