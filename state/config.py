@@ -89,6 +89,39 @@ class LiveHelpFile(_Section):
     notify_user_when_observed: Flag = True
 
 
+class LimitsFile(_Section):
+    """What one visitor may cost the server; each limit says why it is what it is."""
+
+    # Waiting to be written to one socket: a whole history page of the longest
+    # messages fits; a reader that falls further behind is closed and replays later.
+    max_queued_bytes: Count = 1024 * 1024
+    # Chat messages one `hello` or `history` reply sends per conversation; the page
+    # asks for the next page (docs/protocol.md).
+    history_page_messages: Count = 200
+    # Open sockets per browser (tabs of one person) and per client address (a
+    # whole office behind one NAT).
+    sockets_per_browser: Count = 20
+    sockets_per_address: Count = 200
+    # A person typing fast sends a few messages a second for a short while: a burst
+    # of 30, then 2 a second; beyond that the sender is told how long to wait.
+    chat_burst: Count = 30
+    chat_per_minute: Count = 120
+    # What one conversation may hold in all (about 500 full-length messages).
+    conversation_characters: Count = 2_000_000
+    # Seconds a connection may take to send its request headers, and stay idle
+    # between requests, before it is closed.
+    header_seconds: Positive = 10.0
+    idle_connection_seconds: Positive = 120.0
+    # Largest request body: interview forms and sign-in need kilobytes.
+    max_body_bytes: Count = 256 * 1024
+
+
+class SignInFile(_Section):
+    # A sign-in unused this long ends; none lasts longer than max days.
+    idle_hours: Positive = 12.0
+    max_days: Positive = 30.0
+
+
 class ConfigFile(_Section):
     host: Text = "127.0.0.1"
     port: Port = 8080
@@ -99,6 +132,8 @@ class ConfigFile(_Section):
     twilio: TwilioFile = msgspec.field(default_factory=TwilioFile)
     allow_registration: Flag = False
     live_help: LiveHelpFile = msgspec.field(default_factory=LiveHelpFile)
+    limits: LimitsFile = msgspec.field(default_factory=LimitsFile)
+    sign_in: SignInFile = msgspec.field(default_factory=SignInFile)
     metrics_localhost_only: Flag = True
     debug: Flag = False
 
@@ -140,6 +175,9 @@ class Config:
     notify_user_when_observed: bool = _LIVE.notify_user_when_observed
     metrics_localhost_only: bool = _FILE.metrics_localhost_only
     debug: bool = _FILE.debug
+    # Sections the code reads as declared (their defaults are in the structs).
+    limits: LimitsFile = field(default_factory=LimitsFile)
+    sign_in: SignInFile = field(default_factory=SignInFile)
 
     @property
     def database_path(self) -> Path:
@@ -227,6 +265,8 @@ def config_from_dict(raw: dict | None) -> Config:
         allow_registration=file.allow_registration,
         metrics_localhost_only=file.metrics_localhost_only,
         debug=file.debug,
+        limits=file.limits,
+        sign_in=file.sign_in,
         **msgspec.structs.asdict(file.live_help),
     )
 
