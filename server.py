@@ -23,7 +23,8 @@ from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
 from state.cobrowse.control import CoBrowse
 from state.config import Config, ConfigError, load_config
-from state.interview.library import InterviewLibrary
+from state.interview.check import check_paths
+from state.interview.library import BrokenInterviews, InterviewLibrary
 from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
@@ -31,6 +32,10 @@ from state.phone.codes import AccessCodes
 from state.store.base import Store
 
 HERE = Path(__file__).resolve().parent
+DEMO_INTERVIEWS = HERE / "interviews"
+# How often interview files are looked at for edits: an author sees a saved edit at
+# once; a stat() of a few files costs nothing.
+INTERVIEW_CHECK_SECONDS = 1.0
 # Allocations between two collections of the youngest generation (default 700).
 GC_YOUNG_THRESHOLD = 20_000
 log = logging.getLogger("livehelp")
@@ -58,6 +63,9 @@ class Services:
         return {
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
+            **({"reload edited interviews": (self.interviews.reload_changed,
+                                             INTERVIEW_CHECK_SECONDS)}
+               if self.config.interview_reload else {}),
         }
 
     async def start(self) -> None:
@@ -116,7 +124,8 @@ def make_services(config: Config, store: Store | None = None) -> Services:
         hub=hub,
         livehelp=livehelp,
         codes=codes,
-        interviews=InterviewLibrary(HERE / "interviews", api=interview_namespace()),
+        interviews=InterviewLibrary(config.interviews_dir or DEMO_INTERVIEWS,
+                                    api=interview_namespace()),
         cobrowse=cobrowse,
     )
 
@@ -133,6 +142,7 @@ def make_app(services: Services) -> tornado.web.Application:
         user_socket,
         voice,
     )
+    from handlers.socket_registry import SocketRegistry
 
     config = services.config
     root = config.url_root
@@ -157,6 +167,8 @@ def make_app(services: Services) -> tornado.web.Application:
         cobrowse=services.cobrowse,
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
+        # Every open socket of this application: limits, closing, drain on shutdown.
+        sockets=SocketRegistry(),
         jinja=jinja,
         cookie_secret=cookie_secret(config.data_dir),
         xsrf_cookies=True,
@@ -200,13 +212,13 @@ async def serve(config: Config) -> None:
 
 
 async def user_command(config: Config, args: argparse.Namespace) -> int:
-    """`livehelp user add|list|set-password|set-privilege`."""
-    services = make_services(config)
-    await services.store.open()
+    """`livehelp user add|list|set-password|set-privilege`: the store alone."""
+    store = make_store(config)
+    await store.open()
     try:
-        return await cli.run_user_command(services.store, args, getpass.getpass)
+        return await cli.run_user_command(store, args, getpass.getpass)
     finally:
-        await services.store.close()
+        await store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,8 +229,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="where the SQLite store and cookie secret live")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the server (the default)")
+    check = commands.add_parser(
+        "check", help="check interview files without serving them",
+        description="Check interview files completely (YAML, fields, conditions, templates, "
+                    "code, names no screen defines) and print one 'file:line: message' per "
+                    "problem. Exit code 0: no problems; 1: problems found.")
+    check.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                       help="interview files or folders (default: the config's interviews dir)")
     cli.add_user_parser(commands)
     return parser
+
+
+def check_command(config: Config, files: list[Path]) -> int:
+    """`livehelp check [FILE...]`."""
+    paths = files or [config.interviews_dir or DEMO_INTERVIEWS]
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        print(f"livehelp: {missing[0]} does not exist", file=sys.stderr)
+        return 2
+    problems = check_paths(paths, interview_namespace())
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"No problems in {', '.join(map(str, paths))}.")
+    return 1 if problems else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +271,16 @@ def main(argv: list[str] | None = None) -> int:
         config.data_dir = Path(args.data_dir)
     if args.command == "user":
         return asyncio.run(user_command(config, args))
-    asyncio.run(serve(config))
+    if args.command == "check":
+        return check_command(config, args.files)
+    try:
+        asyncio.run(serve(config))
+    except BrokenInterviews as broken:
+        print("livehelp: not started: interviews with problems (fix them, then start again; "
+              "`livehelp check` checks without starting):", file=sys.stderr)
+        for problem in broken.problems:
+            print(problem, file=sys.stderr)
+        return 2
     return 0
 
 

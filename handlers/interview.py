@@ -8,14 +8,17 @@ save, and tell the live-help model the session changed.
 from __future__ import annotations
 
 import json
+import logging
 from contextlib import AbstractAsyncContextManager
 
 import tornado.web
 
 from handlers.base import BaseHandler
-from state.interview.library import Interview, Page
+from state.interview.library import Interview, InterviewRuntimeError, Page
 from state.livehelp.rules import LiveHelpSettings, client_key
 from state.store.base import AuditEntry, SessionRecord, new_id
+
+log = logging.getLogger(__name__)
 
 
 def fingerprint(record: SessionRecord) -> str:
@@ -70,6 +73,16 @@ class InterviewBase(BaseHandler):
         self.livehelp.session_changed(record, interview.title)
         self.livehelp.client_seen(client_key(record.id, self.participant_key))
 
+    def show_problem(self, interview: Interview, record: SessionRecord | None,
+                     error: InterviewRuntimeError) -> None:
+        """A screen failed on these answers: say so calmly, offer a way back, tell the
+        log exactly where (the people who run the service read it)."""
+        log.error("interview %s could not be shown to session %s: %s", interview.name,
+                  record.id if record else "(new)", error)
+        self.set_status(500)
+        done = record.progress.get("done") if record else None
+        self.render_page("interview_problem.html", interview=interview, can_go_back=bool(done))
+
     def show(self, interview: Interview, record: SessionRecord, page: Page,
              interview_help: object) -> None:
         settings = LiveHelpSettings.of(record.live_help)
@@ -98,9 +111,13 @@ class InterviewHandler(InterviewBase):
                 record = self.new_record(interview)
             before = fingerprint(record)
             run = self.interviews.run(interview, record, self.viewer(record))
-            async with self.api_context(interview, record):
-                page = run.page()
-                interview_help = run.render(interview.help, paragraphs=True)
+            try:
+                async with self.api_context(interview, record):
+                    page = run.page()
+                    interview_help = run.render(interview.help, paragraphs=True,
+                                                where="interview help")
+            except InterviewRuntimeError as error:
+                return self.show_problem(interview, None if is_new else record, error)
             # Saved when new or when code blocks changed answers or live-help settings.
             # Not otherwise: in a shared session a view that rewrote an unchanged record
             # could undo another person's submission made a moment earlier.
@@ -122,9 +139,13 @@ class InterviewHandler(InterviewBase):
                 self.redirect(self.url(f"interview/{interview.name}"), status=303)
                 return
             run = self.interviews.run(interview, record, self.viewer(record))
-            async with self.api_context(interview, record):
-                outcome = run.submit(self.form_values())
-                interview_help = run.render(interview.help, paragraphs=True)
+            try:
+                async with self.api_context(interview, record):
+                    outcome = run.submit(self.form_values())
+                    interview_help = run.render(interview.help, paragraphs=True,
+                                                where="interview help")
+            except InterviewRuntimeError as error:
+                return self.show_problem(interview, record, error)
             if outcome.page is not None:
                 self.set_status(422)
                 self.show(interview, record, outcome.page, interview_help)
@@ -141,14 +162,30 @@ class InterviewHandler(InterviewBase):
                 for name, values in self.request.body_arguments.items()}
 
 
+class BackHandler(InterviewBase):
+    """POST: back to the previous screen (the way out of a screen that cannot be shown)."""
+
+    async def post(self, name: str) -> None:
+        interview = self.interview_named(name)
+        async with self.record_lock(interview):
+            record = await self.held_session(interview)
+            if record is not None and self.interviews.run(
+                    interview, record, self.viewer(record)).step_back():
+                await self.save(record, interview)
+        self.redirect(self.url(f"interview/{interview.name}"), status=303)
+
+
 class RestartHandler(InterviewBase):
     """POST: leave the current session and start a new one of the same interview."""
 
     async def post(self, name: str) -> None:
         interview = self.interview_named(name)
         record = self.new_record(interview)
-        async with self.api_context(interview, record):
-            self.interviews.run(interview, record, self.viewer(record)).current_screen()
+        try:
+            async with self.api_context(interview, record):
+                self.interviews.run(interview, record, self.viewer(record)).current_screen()
+        except InterviewRuntimeError as error:
+            return self.show_problem(interview, None, error)
         await self.save(record, interview)
         self.grant_session(interview.name, record.id)
         self.redirect(self.url(f"interview/{interview.name}"), status=303)
@@ -209,5 +246,6 @@ routes = [
     ("", IndexHandler),
     (r"interview/([A-Za-z0-9_-]+)", InterviewHandler),
     (r"interview/([A-Za-z0-9_-]+)/restart", RestartHandler),
+    (r"interview/([A-Za-z0-9_-]+)/back", BackHandler),
     (r"share/([A-Za-z0-9_-]+)", ShareHandler),
 ]

@@ -135,6 +135,10 @@ class ConfigFile(_Section):
     limits: LimitsFile = msgspec.field(default_factory=LimitsFile)
     sign_in: SignInFile = msgspec.field(default_factory=SignInFile)
     metrics_localhost_only: Flag = True
+    # The folder of interview files ("": the demo interviews that come with livehelp).
+    interviews_dir: Text = ""
+    # Check interview files every second and serve a good edit without a restart.
+    interview_reload: Flag = True
     debug: Flag = False
 
 
@@ -174,6 +178,8 @@ class Config:
     max_chat_chars: int = _LIVE.max_chat_chars
     notify_user_when_observed: bool = _LIVE.notify_user_when_observed
     metrics_localhost_only: bool = _FILE.metrics_localhost_only
+    interviews_dir: Path | None = None  # None: the demo interviews
+    interview_reload: bool = _FILE.interview_reload
     debug: bool = _FILE.debug
     # Sections the code reads as declared (their defaults are in the structs).
     limits: LimitsFile = field(default_factory=LimitsFile)
@@ -264,6 +270,8 @@ def config_from_dict(raw: dict | None) -> Config:
         twilio=twilio,
         allow_registration=file.allow_registration,
         metrics_localhost_only=file.metrics_localhost_only,
+        interviews_dir=Path(file.interviews_dir) if file.interviews_dir else None,
+        interview_reload=file.interview_reload,
         debug=file.debug,
         limits=file.limits,
         sign_in=file.sign_in,

@@ -54,6 +54,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from state.interview.check import Problem, check_file
 from state.interview.format import (
     Choice,
     CodeBlock,
@@ -62,7 +63,6 @@ from state.interview.format import (
     InterviewError,
     ReviewItem,
     Screen,
-    load_interview,
 )
 from state.interview.runner import (
     InterviewRun,
@@ -81,19 +81,61 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+class BrokenInterviews(Exception):
+    """Interview files with problems: one `file:line: message` line each."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
 class InterviewLibrary:
-    """All interviews of one folder, by name (the file name without `.yaml`)."""
+    """All interviews of one folder, by name (the file name without `.yaml`), each
+    checked completely (state/interview/check.py) before it is served."""
 
     def __init__(self, folder: Path | str, api: Mapping[str, Any]) -> None:
         self.folder = Path(folder)
         self.api = dict(api)
         self._interviews: dict[str, Interview] = {}
-        # A broken file is a deployment mistake: fail at start, naming the file,
-        # rather than serve a half-working list.
+        self._mtimes: dict[Path, float] = {}  # of the file each served interview came from
+        # A broken file is a deployment mistake: fail at start, naming the file and
+        # line, rather than serve a half-working list.
+        problems: list[Problem] = []
         for path in sorted(self.folder.glob("*.yaml")):
-            interview = load_interview(path)
+            problems += self._load(path)
+        if problems:
+            raise BrokenInterviews(problems)
+
+    def _load(self, path: Path) -> list[Problem]:
+        """Check `path` and serve its interview if it has no problems."""
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return []
+        interview, problems = check_file(path, self.api)
+        if interview is not None and not problems:
             self._interviews[interview.name] = interview
-        log.info("loaded %d interviews from %s", len(self._interviews), self.folder.name)
+            self._mtimes[path] = mtime
+        return problems
+
+    def reload_changed(self) -> None:
+        """Periodic job: serve the new version of every interview file that changed, was
+        added or removed; a broken edit keeps the last good version serving, and says why."""
+        files = {path: path.stat().st_mtime for path in self.folder.glob("*.yaml")}
+        for path in set(self._mtimes) - set(files):
+            del self._mtimes[path]
+            self._interviews.pop(path.stem, None)
+            log.info("interview %s removed", path.name)
+        for path, mtime in sorted(files.items()):
+            if self._mtimes.get(path) == mtime:
+                continue
+            problems = self._load(path)
+            if problems:
+                self._mtimes[path] = mtime  # said once per edit, not every period
+                log.error("interview %s not reloaded, the last good version stays:\n%s",
+                          path.name, "\n".join(map(str, problems)))
+            else:
+                log.info("interview %s reloaded", path.name)
 
     def run(self, interview: Interview, record: SessionRecord, viewer: Viewer) -> InterviewRun:
         """One request's walk through `record`, with the author API in its namespace."""

@@ -17,6 +17,7 @@ import builtins
 import functools
 import json
 import re
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,10 +39,23 @@ _jinja = SandboxedEnvironment(autoescape=True, undefined=ChainableUndefined)
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
+def template_environment() -> SandboxedEnvironment:
+    """The sandbox interview texts render in (state/interview/check.py compiles with it)."""
+    return _jinja
+
+
 @functools.lru_cache(maxsize=1024)
 def _template(source: str):
     """Compiled once per distinct text: interview files do not change while running."""
     return _jinja.from_string(source)
+
+
+def _line_in(error: BaseException, filename: str) -> str:
+    """", line N" of the innermost traceback frame in `filename` (a code block's label,
+    or Jinja's "<template>"), or "" when there is none."""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__)
+             if frame.filename == filename]
+    return f", line {lines[-1]}" if lines else ""
 
 
 class InterviewRuntimeError(RuntimeError):
@@ -175,7 +189,8 @@ class InterviewRun:
         try:
             exec(compile(block.source, block.label, "exec"), scope)  # noqa: S102
         except Exception as error:
-            raise InterviewRuntimeError(f"{block.label} failed: {error!r}") from error
+            raise InterviewRuntimeError(
+                f"{block.label} 'code'{_line_in(error, block.label)} failed: {error!r}") from error
         for name, value in scope.items():
             if name.startswith("_") or name in self.api or self.answers.get(name, object()) == value:
                 continue
@@ -186,15 +201,17 @@ class InterviewRun:
             self.answers[name] = value
 
     # ------------------------------------------------------------ rendering
-    def render(self, source: str, paragraphs: bool = False) -> Markup:
-        """Interview text through the sandbox; answers inside it are escaped."""
+    def render(self, source: str, paragraphs: bool = False, where: str = "text") -> Markup:
+        """Interview text through the sandbox; answers inside it are escaped. `where`
+        names the text in an error ("screen 'about' subquestion")."""
         if not source:
             return Markup("")
         try:
             text = _template(source).render(self.namespace())
         except Exception as error:
-            raise InterviewRuntimeError(f"{self.interview.name}: template failed: "
-                                        f"{error!r}") from error
+            raise InterviewRuntimeError(
+                f"{self.interview.name}.yaml {where}{_line_in(error, '<template>')} failed: "
+                f"{error!r}") from error
         if not paragraphs:
             return Markup(text.strip())
         parts = [p.strip() for p in _PARAGRAPH_BREAK.split(text) if p.strip()]
@@ -212,9 +229,10 @@ class InterviewRun:
                 if self._asked(r.name, r.screen)]
         return Page(
             screen=screen,
-            question=self.render(screen.question),
-            subquestion=self.render(screen.subquestion, paragraphs=True),
-            help=self.render(screen.help, paragraphs=True),
+            question=self.render(screen.question, where=f"screen '{screen.id}' question"),
+            subquestion=self.render(screen.subquestion, paragraphs=True,
+                                    where=f"screen '{screen.id}' subquestion"),
+            help=self.render(screen.help, paragraphs=True, where=f"screen '{screen.id}' help"),
             fields=fields, review=rows,
             buttons=[] if screen.final else [("continue", screen.continue_label)],
         )
@@ -265,6 +283,15 @@ class InterviewRun:
             self.done.append(screen.id)
         self.revisits.pop(self.viewer.participant, None)
         return Outcome(accepted=True)
+
+    def step_back(self) -> bool:
+        """Undo the last completed screen (the way out of a screen that cannot be shown);
+        False when nothing was completed yet."""
+        self.revisits.pop(self.viewer.participant, None)
+        if not self.done:
+            return False
+        self.done.pop()
+        return True
 
     def _change(self, screen: Screen, target: str) -> Outcome:
         """A review's "Change" button: go back to that screen, then return to the review."""
