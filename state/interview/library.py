@@ -121,7 +121,10 @@ class InterviewLibrary:
     def reload_changed(self) -> None:
         """Periodic job: serve the new version of every interview file that changed, was
         added or removed; a broken edit keeps the last good version serving, and says why."""
-        files = {path: path.stat().st_mtime for path in self.folder.glob("*.yaml")}
+        try:
+            files = {path: path.stat().st_mtime for path in self.folder.glob("*.yaml")}
+        except OSError:  # e.g. no file descriptor left under a flood: look again next time
+            return
         for path in set(self._mtimes) - set(files):
             del self._mtimes[path]
             self._interviews.pop(path.stem, None)
@@ -129,7 +132,10 @@ class InterviewLibrary:
         for path, mtime in sorted(files.items()):
             if self._mtimes.get(path) == mtime:
                 continue
-            problems = self._load(path)
+            try:
+                problems = self._load(path)
+            except OSError:  # unreadable just now: the next period tries again
+                continue
             if problems:
                 self._mtimes[path] = mtime  # said once per edit, not every period
                 log.error("interview %s not reloaded, the last good version stays:\n%s",
