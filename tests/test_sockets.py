@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 import tornado.httpclient
 import tornado.websocket
 
-from tests.socket_helpers import chatting, interviewee, live_session, operator, session_cookie
+from tests.socket_helpers import (
+    Person,
+    chatting,
+    interviewee,
+    live_session,
+    operator,
+    session_cookie,
+)
+
+SENTINEL = "zz_sentinel"  # an unknown type: refused with an `error` whose ref is the type
+
+
+async def until_sentinel(person: Person) -> list[dict]:
+    """Everything the server sends `person` before refusing a sentinel frame sent now
+    (empty: the refusal is the very next message). A socket's frames are handled in
+    order and what is queued for it leaves in order, so whatever the server still had
+    to send (a duplicate, a late replay) comes first."""
+    await person.send(type=SENTINEL)
+    received = []
+    while (message := await person.receive())["type"] != "error" or message["ref"] != SENTINEL:
+        received.append(message)
+    return received
 
 
 async def refused(coroutine) -> int:
@@ -32,12 +52,13 @@ async def test_user_socket_refused_when_live_help_is_off(live_server):
 async def test_monitor_socket_refuses_anonymous_and_plain_users(live_server):
     assert await refused(live_server.websocket("ws/monitor")) == 403
     user = await live_server.add_user("ann@example.com")
-    assert await refused(live_server.websocket("ws/monitor", live_server.user_cookie(user))) == 403
+    cookie = await live_server.user_cookie(user)
+    assert await refused(live_server.websocket("ws/monitor", cookie)) == 403
 
 
 async def test_monitor_socket_checks_the_origin(live_server):
     user = await live_server.add_user("op@example.com", ("advocate",))
-    socket = live_server.websocket("ws/monitor", live_server.user_cookie(user),
+    socket = live_server.websocket("ws/monitor", await live_server.user_cookie(user),
                                    origin="http://evil.example")
     assert await refused(socket) == 403
 
@@ -73,8 +94,8 @@ async def test_resent_message_is_stored_once(live_server):
         await user.send(type="chat", client_id="same", text="once")
         assert (await user.receive("ack"))["seq"] == 1
     await op.receive("chat")
-    with pytest.raises(asyncio.TimeoutError):
-        await op.receive("chat", timeout=0.3)
+    # Both acks are in, so a second delivery to the operator would be queued already.
+    assert await until_sentinel(op) == []
     assert await live_server.services.store.count_messages() == 1
 
 
@@ -92,8 +113,7 @@ async def test_reconnecting_user_gets_what_it_missed_exactly_once(live_server):
     await again.receive("state")
     seqs = [(await again.receive("chat"))["seq"] for _ in range(3)]
     assert seqs == [2, 3, 4]
-    with pytest.raises(asyncio.TimeoutError):
-        await again.receive("chat", timeout=0.3)
+    assert await until_sentinel(again) == []
 
 
 async def test_operator_hello_replays_missed_messages(live_server):
@@ -178,14 +198,14 @@ async def test_block_is_persisted_and_audited(live_server):
     assert (await store.list_audit())[0].action == "block"
 
 
-async def test_closed_tab_shows_offline_within_two_seconds(live_server):
+async def test_closed_tab_shows_offline(live_server):
+    """Offline comes from the server's periodic check (`offline seconds` after the last
+    socket closed); how soon it shows is measured by bench/timings.py."""
     record = await live_session(live_server)
     user = await interviewee(live_server, record)
     op = await operator(live_server)
     user.close()
-    started = asyncio.get_running_loop().time()
-    await op.until("session", lambda m: m["session"]["status"] == "offline", timeout=2.5)
-    assert asyncio.get_running_loop().time() - started <= 2.0
+    await op.until("session", lambda m: m["session"]["status"] == "offline")
 
 
 async def test_phone_number_needs_voice(live_server):
