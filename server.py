@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-import tornado.httpserver
 import tornado.ioloop
 import tornado.web
 
-from handlers import metrics
+from handlers import http_limits, metrics, rights, shutdown
+from handlers.socket_registry import SocketRegistry
 from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
 from state.cobrowse.control import CoBrowse
@@ -56,11 +56,18 @@ class Services:
     # Serialises privilege changes so two admins demoting each other at once cannot
     # both pass the "last admin" check.
     account_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Every open socket: limits, closing when rights end, draining on shutdown.
+    sockets: SocketRegistry = field(default_factory=SocketRegistry)
     _timers: list[tornado.ioloop.PeriodicCallback] = field(default_factory=list)
 
     def periodic_jobs(self) -> dict[str, tuple]:
         """Name -> (callback, interval in seconds); the one place timers are declared."""
+        # Open sockets whose sign-in ended or whose account lost its operator rights in
+        # another process (`livehelp user ...`) close within RIGHTS_CHECK_SECONDS.
+        check = rights.RightsCheck(self.store, self.config.sign_in, self.sockets)
         return {
+            "check sign-ins and rights": (check.run, rights.RIGHTS_CHECK_SECONDS),
+            "remove expired sign-ins": (check.remove_expired, rights.EXPIRED_SIGN_INS_SECONDS),
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
             **({"reload edited interviews": (self.interviews.reload_changed,
@@ -78,6 +85,9 @@ class Services:
             self._timers.append(timer)
 
     async def stop(self) -> None:
+        """Stop the timers, forget the live state, close the store. Call once no socket
+        reads any more (serve() closes them first): a frame handled after this would find
+        no session."""
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
@@ -142,7 +152,6 @@ def make_app(services: Services) -> tornado.web.Application:
         user_socket,
         voice,
     )
-    from handlers.socket_registry import SocketRegistry
 
     config = services.config
     root = config.url_root
@@ -168,7 +177,7 @@ def make_app(services: Services) -> tornado.web.Application:
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
         # Every open socket of this application: limits, closing, drain on shutdown.
-        sockets=SocketRegistry(),
+        sockets=services.sockets,
         jinja=jinja,
         cookie_secret=cookie_secret(config.data_dir),
         xsrf_cookies=True,
@@ -198,7 +207,8 @@ async def serve(config: Config) -> None:
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD)
     metrics.start_loop_lag_sampler(app)
-    server = tornado.httpserver.HTTPServer(app, xheaders=config.behind_https_load_balancer)
+    # Header, idle and body limits, and an accept loop that pauses without descriptors.
+    server = http_limits.make_http_server(app, config)
     server.listen(config.port, config.host)
     print(f"livehelp listening on http://{config.host}:{config.port}{config.url_root}", flush=True)
     stop = asyncio.Event()
@@ -206,7 +216,10 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    server.stop()
+    # In this order: no new connections, the messages in flight stored and acknowledged,
+    # every socket closed with 1012 (pages reconnect), and only then the live state and
+    # the store go. Bounded: handlers/shutdown.py.
+    await shutdown.stop_serving(server, services.sockets)
     metrics.stop_loop_lag_sampler(app)
     await services.stop()
 

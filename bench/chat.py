@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from common import (
+    LOAD_LIMITS,
     CpuClock,
     LiveHelpProcess,
     connect,
@@ -57,7 +58,7 @@ async def livehelp_chat(args: argparse.Namespace, database: str, directory: Path
     await store.open()
     records, users = await seed(store, args.users, args.operators)
     await store.close()
-    config = {**store_config(database, directory, mongodb_uri)}
+    config = {**store_config(database, directory, mongodb_uri), **LOAD_LIMITS}
     server = LiveHelpProcess(directory, config).start()
     delivered: dict[str, float] = {}
     readers: list[asyncio.Task] = []

@@ -127,6 +127,13 @@ def ratio(numerator: float, denominator: float) -> float:
 
 # -- processes ----------------------------------------------------------------------------
 
+# Benchmarks and fault tests measure load, not the limits on one visitor: one sender
+# there sends thousands of messages, and every socket comes from 127.0.0.1.
+LOAD_LIMITS: dict[str, Any] = {"limits": {
+    "chat burst": 1_000_000, "chat per minute": 60_000_000,
+    "sockets per browser": 100_000, "sockets per address": 100_000}}
+
+
 class LiveHelpProcess:
     """`python server.py` on a free port with its own data directory and config file."""
 
@@ -173,7 +180,12 @@ class LiveHelpProcess:
                           self.signed("lh_browser", browser)])
 
     def user_cookie(self, user: User) -> str:
-        return self.signed("lh_user", user.id)
+        """The cookie of `user`'s sign-in, made by sign_in() (seed() does it)."""
+        sign_in_id = _SIGN_INS.get(user.id)
+        if sign_in_id is None:
+            raise LookupError(f"{user.email} has no sign-in: call sign_in(store, user) "
+                              "while seeding, before the server starts")
+        return self.signed("lh_user", sign_in_id)
 
     def log_tail(self, chars: int = 3000) -> str:
         path = self.data_dir / "server.log"
@@ -239,6 +251,19 @@ def open_store(database: str, data_dir: Path, mongodb_uri: str = "",
     return SQLiteStore(data_dir / "livehelp.sqlite3")
 
 
+# The sign-in id of every account signed in by sign_in() (user id -> id): the server
+# finds the sign-in in the store, LiveHelpProcess.user_cookie() puts its id in the cookie.
+_SIGN_INS: dict[str, str] = {}
+
+
+async def sign_in(store: Store, user: User) -> str:
+    """Sign `user` in as the sign-in page does (a sign-in in the store); returns its id."""
+    from state.accounts import sign_in as sign_ins
+
+    _SIGN_INS[user.id] = await sign_ins.create(store, user.id)
+    return _SIGN_INS[user.id]
+
+
 async def seed(store: Store, sessions: int, operators: int, role: str = "advocate",
                interview: str = "bench") -> tuple[list[SessionRecord], list[User]]:
     """Sessions with live help on (help mode, `role`) and advocate accounts serving it."""
@@ -257,6 +282,7 @@ async def seed(store: Store, sessions: int, operators: int, role: str = "advocat
             id=new_id(), email=f"operator{number}-{new_id()[:6]}@bench.invalid",
             password_hash="!", first_name=f"Op{number}", privileges=["advocate"]))
         await store.save_operator_settings(OperatorSettings(user.id, available=True, roles=[role]))
+        await sign_in(store, user)
         users.append(user)
     return records, users
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from common import (
+    LOAD_LIMITS,
     LiveHelpProcess,
     connect,
     drain,
@@ -62,7 +63,7 @@ async def livehelp_run(args: argparse.Namespace, directory: Path) -> dict[str, f
     await store.open()
     records, users = await seed(store, args.sessions, args.operators)
     await store.close()
-    server = LiveHelpProcess(directory, {"live help": {"ping seconds": 30.0}}).start()
+    server = LiveHelpProcess(directory, {"live help": {"ping seconds": 30.0}, **LOAD_LIMITS}).start()
     drains: list[asyncio.Task] = []
     try:
         await scrape_metrics(server)  # starts the lag sampler before the load

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import tornado.websocket
 from common import (
+    LOAD_LIMITS,
     LiveHelpProcess,
     connect,
     open_store,
@@ -196,7 +197,7 @@ async def livehelp_run(args: argparse.Namespace, directory: Path) -> dict:
     await store.open()
     records, users = await seed(store, args.attackers + 1, 2)
     await store.close()
-    server = LiveHelpProcess(directory).start()
+    server = LiveHelpProcess(directory, LOAD_LIMITS).start()
     rng = random.Random(args.seed)
     attackers = []
     for index in range(args.attackers):

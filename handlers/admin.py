@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tornado.web
 
+from handlers import rights
 from handlers.base import BaseHandler, admin_required
 from state.accounts import users
 from state.store.base import PRIVILEGES
@@ -51,9 +52,15 @@ class UsersHandler(BaseHandler):
                 return await self.show(error=str(error))
         await users.audit(self.store, self.current_user, "set privilege",
                              f"{user.email} is now {privilege}")
-        if user.id == self.current_user.id and not user.is_admin:
-            # Admins who gave up their own admin privilege can no longer see this page.
-            return self.redirect(self.url(""))
+        # Every sign-in of the account ended with the change; its open sockets close now.
+        rights.account_changed(self.settings["sockets"], user.id, user)
+        if user.id == self.current_user.id:
+            # Who changed their own privilege stays signed in here, with a new sign-in.
+            self.signed_in = None
+            await self.sign_in(user)
+            if not user.is_admin:
+                # Admins who gave up their own admin privilege can no longer see this page.
+                return self.redirect(self.url(""))
         await self.show(notice=f"{user.email} is now {privilege}.")
 
     async def add_user(self) -> None:

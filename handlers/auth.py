@@ -2,6 +2,7 @@
 
 Every wrong-credentials answer is the same sentence, whatever was wrong, and
 repeated failures are slowed down by a `LoginThrottle` kept per application.
+Registering answers the same whether or not the email has an account already.
 """
 
 from __future__ import annotations
@@ -11,11 +12,17 @@ from urllib.parse import urlsplit
 
 import tornado.web
 
+from handlers import rights
 from handlers.base import BaseHandler
 from state.accounts import users
 from state.accounts.throttle import LoginThrottle
 
 WRONG_CREDENTIALS = "Email or password is incorrect."
+# The one answer to a registration that passed the checks: true whether the account
+# was made now or existed before (it is then unchanged), so it tells nobody which.
+REGISTERED = ("If {email} had no account here, it has one now: sign in with this email "
+              "and the password you just chose. If it had an account already, that "
+              "account was not changed: sign in with its own password.")
 
 
 def safe_next(handler: BaseHandler, target: str | None) -> str | None:
@@ -73,19 +80,24 @@ class LoginHandler(BaseHandler):
             throttle.record_failure(email, ip)
             return self.show_form(email, WRONG_CREDENTIALS)
         throttle.record_success(email, ip)
-        self.sign_in(user)
-        self.current_user = user
+        previous = self.signed_in  # ends with this sign-in, and so do its sockets
+        await self.sign_in(user)
+        if previous is not None:
+            rights.sign_in_ended(self.settings["sockets"], previous)
         self.redirect(safe_next(self, self.get_body_argument("next", None)) or landing_page(self))
 
 
 class LogoutHandler(BaseHandler):
-    """GET: a small "Sign out" form (or "you are signed out"). POST: clear the cookie."""
+    """GET: a small "Sign out" form (or "you are signed out"). POST: end the sign-in,
+    close the sockets opened with it, clear the cookie."""
 
     def get(self) -> None:
         self.render_page("logout.html")
 
-    def post(self) -> None:
-        self.sign_out()
+    async def post(self) -> None:
+        ended = await self.sign_out()
+        if ended is not None:
+            rights.sign_in_ended(self.settings["sockets"], ended)
         self.redirect(self.url("logout"))
 
 
@@ -113,13 +125,16 @@ class RegisterHandler(BaseHandler):
         if password != self.get_body_argument("password_again", ""):
             return self.show_form(values, "The two passwords do not match.")
         try:
-            user = await users.create_account(
+            await users.create_account(
                 self.store, values["email"], password, ["user"],
                 values["first_name"], values["last_name"])
+        except users.EmailTaken:
+            pass  # answered like a new account: see REGISTERED
         except ValueError as error:
             return self.show_form(values, str(error))
-        self.sign_in(user)
-        self.redirect(self.url(""))
+        # Not signed in here: a cookie for new accounts only would tell them apart.
+        self.render_page("registered.html",
+                         message=REGISTERED.format(email=users.normalize_email(values["email"])))
 
 
 routes = [

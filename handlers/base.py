@@ -15,17 +15,20 @@ from typing import Any
 
 import tornado.web
 
+from state.accounts import sign_in as sign_ins
 from state.config import Config
 from state.interview.library import Interview, Viewer
 from state.livehelp.api import current_context, get_chat_log, load_context
-from state.store.base import SessionRecord, Store, StoreUnavailable, User, new_id
+from state.store.base import SessionRecord, SignIn, Store, StoreUnavailable, User, new_id
 
 log = logging.getLogger(__name__)
 
+# Names a sign-in the store knows (state/accounts/sign_in.py), which ends on sign-out,
+# password or privilege change, idleness and age (config `sign in:`).
 USER_COOKIE = "lh_user"
 BROWSER_COOKIE = "lh_browser"
 SESSIONS_COOKIE = "lh_sessions"
-# Signed cookies older than this are refused; a signed-in operator signs in again monthly.
+# Signed cookies older than this are refused (the browser and session grants).
 COOKIE_DAYS = 30
 
 
@@ -33,6 +36,8 @@ class BaseHandler(tornado.web.RequestHandler):
     """Page handler: resolves the signed-in user in `prepare()`, renders Jinja2 templates."""
 
     current_user: User | None
+    # The sign-in the `lh_user` cookie names, when it is live; sockets remember it.
+    signed_in: SignIn | None = None
 
     @property
     def config(self) -> Config:
@@ -64,9 +69,13 @@ class BaseHandler(tornado.web.RequestHandler):
 
     async def prepare(self) -> None:
         self.current_user = None
-        raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)
+        self.signed_in = None
+        lifetime = self.config.sign_in
+        raw = self.get_signed_cookie(USER_COOKIE, max_age_days=lifetime.max_days)
         if raw:
-            self.current_user = await self.store.get_user(raw.decode())
+            found = await sign_ins.look_up(self.store, raw.decode(errors="replace"), lifetime)
+            if found:
+                self.signed_in, self.current_user = found
 
     # URLs -----------------------------------------------------------------
     def url(self, path: str = "") -> str:
@@ -84,18 +93,43 @@ class BaseHandler(tornado.web.RequestHandler):
     def get_login_url(self) -> str:
         return self.url("login")
 
+    @property
+    def is_https(self) -> bool:
+        """The browser reached us over https: directly, or through the load balancer
+        (which server.py trusts for X-Forwarded-Proto only when configured behind one)."""
+        return self.request.protocol == "https"
+
     # cookies --------------------------------------------------------------
-    def set_app_cookie(self, name: str, value: str) -> None:
+    def set_cookie(self, name: str, value: str | bytes, *args: Any, **kwargs: Any) -> None:
+        """Every cookie is `Secure` over https; this covers Tornado's `_xsrf` cookie,
+        whose settings (server.py) are the same for every request."""
+        if self.is_https:
+            kwargs["secure"] = True
+        super().set_cookie(name, value, *args, **kwargs)
+
+    def set_app_cookie(self, name: str, value: str, days: float = COOKIE_DAYS) -> None:
         self.set_signed_cookie(
-            name, value, expires_days=COOKIE_DAYS, httponly=True, samesite="Lax",
-            secure=self.request.protocol == "https", path=self.config.url_root,
+            name, value, expires_days=days, httponly=True, samesite="Lax",
+            path=self.config.url_root,
         )
 
-    def sign_in(self, user: User) -> None:
-        self.set_app_cookie(USER_COOKIE, user.id)
+    async def sign_in(self, user: User) -> None:
+        """Sign `user` in in this browser: a new sign-in (a new id at every sign-in, so
+        a cookie planted beforehand never becomes signed in); one this browser had ends."""
+        if self.signed_in is not None:
+            await self.store.delete_sign_ins([self.signed_in.id_hash])
+        sign_in_id = await sign_ins.create(self.store, user.id)
+        self.set_app_cookie(USER_COOKIE, sign_in_id, days=self.config.sign_in.max_days)
+        self.current_user = user
 
-    def sign_out(self) -> None:
+    async def sign_out(self) -> SignIn | None:
+        """End this browser's sign-in in the store and clear its cookie; return the
+        sign-in that ended (None when there was none)."""
+        ended, self.signed_in = self.signed_in, None
+        if ended is not None:
+            await self.store.delete_sign_ins([ended.id_hash])
         self.clear_cookie(USER_COOKIE, path=self.config.url_root)
+        return ended
 
     @property
     def browser_id(self) -> str:

@@ -8,6 +8,7 @@ The rules live in `state.cobrowse.CoBrowse`; see docs/protocol.md.
 from __future__ import annotations
 
 from handlers import messages
+from handlers.socket_limits import close_limits, limits_of, retry_after
 from state.cobrowse.control import CoBrowse, observe_channel
 from state.cobrowse.screen_view import ScreenView, describe_page
 from state.interview.runner import END_SCREEN, InterviewRuntimeError
@@ -22,12 +23,19 @@ class UserCoBrowseMixin:
     def cobrowse(self) -> CoBrowse:
         return self.settings["cobrowse"]
 
+    @retry_after
     async def on_screen(self, message: messages.Screen) -> None:
+        limits = limits_of(self)
+        limits.frames.check_screen()
+        limits.drop_fields()  # this report carries every value
         view = await self.render_screen(message.screen)
         self.cobrowse.page_screen(self.client.key, view, message.values)
 
+    @retry_after
     async def on_field(self, message: messages.FieldChange) -> None:
-        self.cobrowse.page_field(self.client.key, message.name, message.value)
+        limits_of(self).field(
+            self.client.key, message.name, message.value, self.cobrowse.page_field,
+            lambda error: self.send_refusal(error.code, error.message, message.kind()))
 
     async def render_screen(self, screen_id: str) -> ScreenView:
         """The server's own rendering of the screen the page says it shows, for this
@@ -49,6 +57,7 @@ class UserCoBrowseMixin:
 
     def cobrowse_closed(self) -> None:
         """Call after the live-help model counted the closed socket."""
+        close_limits(self)
         client = self.client
         if client is not None and client.sockets == 0:
             self.cobrowse.page_closed(client.key)
@@ -113,15 +122,20 @@ class MonitorCoBrowseMixin:
         self.cobrowse.release_control(key, self.cobrowse_token)
         await self.audit("stop control", key)
 
+    @retry_after
     async def on_set_field(self, message: messages.SetField) -> None:
-        self.cobrowse.operator_set_field(message.session, self.cobrowse_token, message.name,
-                                         message.value)
+        token = self.cobrowse_token
+        limits_of(self).field(
+            message.session, message.name, message.value,
+            lambda key, name, value: self.cobrowse.operator_set_field(key, token, name, value),
+            lambda error: self.send_refusal(error.code, error.message, message.kind()))
 
     async def on_press(self, message: messages.Press) -> None:
         self.cobrowse.operator_press(message.session, self.cobrowse_token, message.action)
 
     def on_close(self) -> None:
         super().on_close()
+        close_limits(self)
         for key in list(self.watching):
             self.unwatch(key)
         self.cobrowse.socket_closed(self.cobrowse_token)

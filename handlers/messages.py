@@ -79,11 +79,6 @@ class MonitorHello(Message, tag="hello"):
     last_seq: dict[str, Seq | None] = {}
 
 
-class History(Message, tag="history"):
-    conversation: SessionKey
-    after: Seq | None = None
-
-
 class SetStatus(Message, tag="set_status"):
     available: bool
 
@@ -151,7 +146,16 @@ class Press(Message, tag="press"):
     action: Action
 
 
-USER_MESSAGES = (UserHello, Activate, Deactivate, UserChat, UserTyping, Screen, FieldChange)
+# ---------------------------------------------------------------- both sockets
+class History(Message, tag="history"):
+    """Both sockets: the next page of one conversation's messages after `after`."""
+
+    conversation: SessionKey
+    after: Seq | None = None
+
+
+USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, UserTyping, Screen,
+                 FieldChange)
 MONITOR_MESSAGES = (MonitorHello, History, SetStatus, SetRoles, SetPhone, OperatorChat, Take,
                     OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
                     Control, StopControl, SetField, Press)

@@ -10,7 +10,9 @@ scrape; `start_loop_lag_sampler(app)` / `stop_loop_lag_sampler(app)` let the
 server start it with the app and stop it with the services.
 
 Access: admins always; anyone connecting from the loopback interface when
-`metrics localhost only` is true (the default). Everyone else gets 403.
+`metrics localhost only` is true (the default) and the server is not behind the
+load balancer (there the proxy connects over loopback for every visitor, with or
+without forwarding headers). Everyone else gets 403.
 """
 
 from __future__ import annotations
@@ -176,7 +178,10 @@ class MetricsHandler(JsonHandler):
 
     def requester_is_local(self) -> bool:
         """Connected over loopback, and not relayed by a proxy (whose own peer address
-        would be loopback for every visitor)."""
+        would be loopback for every visitor). Behind the load balancer every request
+        is relayed, whatever headers it carries."""
+        if self.config.behind_https_load_balancer:
+            return False
         if any(header in self.request.headers for header in FORWARDING_HEADERS):
             return False
         peer = getattr(self.request.connection, "context", None)

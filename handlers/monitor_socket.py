@@ -9,6 +9,7 @@ import tornado.web
 from handlers import messages
 from handlers.cobrowse_socket import MonitorCoBrowseMixin
 from handlers.socket_base import LiveSocket
+from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
 from state.phone.numbers import validate_e164
 from state.store.base import AuditEntry
@@ -41,21 +42,28 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         await self.store.add_audit(AuditEntry(user.id, user.email, action,
                                               self.livehelp.client(key).session_id, detail))
 
+    @retry_after
     async def on_hello(self, message: messages.MonitorHello) -> None:
         """The page (re)connected: the whole state, then what it missed of every listed
-        conversation."""
+        conversation, a page of each."""
+        limits_of(self).check_replay()
         entries = self.livehelp.listed_entries()
         self.send(self.livehelp.monitor_snapshot(self.operator_id, entries))
         for conversation in sorted({entry["conversation"] for entry in entries}):
             after = message.last_seq.get(conversation) or 0
-            for event in await self.livehelp.chat.history(conversation, after):
+            page = await self.livehelp.chat.history(conversation, after)
+            for event in page.messages():
                 self.send(event)
 
+    @retry_after
     async def on_history(self, message: messages.History) -> None:
-        """Replay one listed conversation after `after` (a new entry, a gap in seqs)."""
+        """Replay a page of one listed conversation after `after` (a new entry, a gap in
+        seqs, `history_more`)."""
+        limits_of(self).check_replay()
         if not self.livehelp.conversation_listed(message.conversation):
             raise LiveHelpError("unknown_conversation", "That conversation is not listed.")
-        for event in await self.livehelp.chat.history(message.conversation, message.after or 0):
+        page = await self.livehelp.chat.history(message.conversation, message.after or 0)
+        for event in page.messages():
             self.send(event)
 
     async def on_set_status(self, message: messages.SetStatus) -> None:
@@ -77,6 +85,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
             self.codes.disable_operator(self.operator_id)
         await self.livehelp.operators.set_phone(self.operator_id, phone)
 
+    @retry_after
     async def on_chat(self, message: messages.OperatorChat) -> None:
         stored = await self.livehelp.chat.operator_chat(self.operator_id, message.session,
                                                         message.client_id, message.text)
@@ -87,6 +96,8 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         self.livehelp.operators.take(self.operator_id, message.session)
 
     async def on_typing(self, message: messages.OperatorTyping) -> None:
+        if not limits_of(self).frames.typing(message.session, message.typing):
+            return  # over the frame limit: dropped (docs/protocol.md, `typing`)
         name = self.current_user.first_name or "Operator"
         self.livehelp.chat.typing(message.session, name, message.typing, from_operator=True)
 

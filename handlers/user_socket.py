@@ -10,6 +10,7 @@ from handlers import messages
 from handlers.base import BROWSER_COOKIE
 from handlers.cobrowse_socket import UserCoBrowseMixin
 from handlers.socket_base import LiveSocket
+from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client
 from state.livehelp.rules import LiveHelpSettings
@@ -46,7 +47,9 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
             self.livehelp.client_seen(self.client.key)
         await super().on_message(raw)
 
+    @retry_after
     async def on_hello(self, message: messages.UserHello) -> None:
+        limits_of(self).check_replay()
         if message.active and not self.client.chat_active:
             try:
                 self.livehelp.activate(self.client.key)
@@ -54,7 +57,18 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
                 pass  # the page shows the state it gets; nothing to reactivate into
         self.send(self.livehelp.user_state(self.client))
         conversation = self.livehelp.conversation_of(self.client)
-        for event in await self.livehelp.chat.history(conversation, message.last_seq or 0):
+        page = await self.livehelp.chat.history(conversation, message.last_seq or 0)
+        for event in page.messages():
+            self.send(event)
+
+    @retry_after
+    async def on_history(self, message: messages.History) -> None:
+        """The next page of this browser's own conversation (after `history_more`)."""
+        limits_of(self).check_replay()
+        if message.conversation != self.livehelp.conversation_of(self.client):
+            raise LiveHelpError("unknown_conversation", "That is not this page's conversation.")
+        page = await self.livehelp.chat.history(message.conversation, message.after or 0)
+        for event in page.messages():
             self.send(event)
 
     async def on_activate(self, message: messages.Activate) -> None:
@@ -63,6 +77,7 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
     async def on_deactivate(self, message: messages.Deactivate) -> None:
         self.livehelp.deactivate(self.client.key)
 
+    @retry_after
     async def on_chat(self, message: messages.UserChat) -> None:
         stored = await self.livehelp.chat.user_chat(self.client.key, message.client_id,
                                                     message.text)
@@ -70,6 +85,8 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
                    "conversation": stored.conversation})
 
     async def on_typing(self, message: messages.UserTyping) -> None:
+        if not limits_of(self).frames.typing(self.client.key, message.typing):
+            return  # over the frame limit: dropped (docs/protocol.md, `typing`)
         name = self.current_user.first_name if self.current_user else ""
         self.livehelp.chat.typing(self.client.key, name or "User", message.typing,
                                   from_operator=False)

@@ -7,8 +7,9 @@ anything else gets a bare 403. The Twilio signature replaces the XSRF cookie.
 
 Tries per call travel in the Gather action URL (`voice/code?attempt=N`): Twilio
 signs that URL too, so a caller cannot reset the count, and the server keeps no
-per-call state. Wrong codes also count against the caller's number in
-`AccessCodes.limiter`, across calls.
+per-call state. Wrong codes also count against the caller's number and against
+the server-wide budget (state/phone/limits.py), across calls: `AccessCodes.attempt`
+decides, this module only says it in words.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from handlers.base import BaseHandler
-from state.phone.codes import CODE_DIGITS
+from state.phone.codes import CODE_DIGITS, Attempt
 from state.store.base import AuditEntry, StoreError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ NOT_VALID = "That code is not valid."
 NO_INPUT_GOODBYE = "We did not receive a code. Goodbye."
 TOO_MANY_TRIES = "Too many attempts. Goodbye."
 CALLER_REFUSED = "Too many wrong codes were entered from this phone. Please try again later."
+ENTRY_PAUSED = ("Code entry is paused because too many wrong codes were entered. "
+                "Please try again later.")
 OPERATOR_UNREACHABLE = "The operator cannot take calls right now. Please try again later."
 CONNECTING = "Connecting you to the operator now."
 
@@ -115,13 +118,24 @@ class VoiceHandler(BaseHandler):
         response.hangup()
         self.send_twiml(response)
 
+    def refuse(self, attempt: Attempt) -> bool:
+        """Hang up with the reason if `attempt` refuses the caller; False if it does not."""
+        if attempt.caller_refused:
+            self.hang_up(CALLER_REFUSED)
+        elif attempt.paused:
+            self.hang_up(f"{NOT_VALID} {ENTRY_PAUSED}" if attempt.wrong else ENTRY_PAUSED)
+        else:
+            return False
+        return True
+
 
 class IncomingCallHandler(VoiceHandler):
     """`voice`: a call to the central number; ask for the code."""
 
     async def post(self) -> None:
-        if self.codes.limiter.refused(self.field("From")):
-            self.hang_up(CALLER_REFUSED)
+        refused = self.codes.gate(self.field("From"))
+        if refused is not None:
+            self.refuse(refused)
             return
         self.send_twiml(self.ask_for_code(VoiceResponse(), attempt=1))
 
@@ -131,23 +145,25 @@ class CodeHandler(VoiceHandler):
 
     async def post(self) -> None:
         caller = self.field("From")
-        if self.codes.limiter.refused(caller):
-            self.hang_up(CALLER_REFUSED)
+        refused = self.codes.gate(caller)
+        if refused is not None:
+            self.refuse(refused)
             return
-        attempt = self.attempt()
+        tries = self.tries()
         digits = self.field("Digits").strip()
         if not digits:
-            self.try_again(NO_DIGITS, attempt)
+            self.try_again(NO_DIGITS, tries)
             return
         if not digits.isascii() or not digits.isdigit():
-            self.try_again(NOT_DIGITS, attempt)
+            self.try_again(NOT_DIGITS, tries)
             return
-        access = self.codes.use(digits)
+        attempt = self.codes.attempt(digits, caller)
+        if attempt.report:
+            await self.audit_pause(attempt.report)
+        access = attempt.access
         if access is None:
-            if self.codes.limiter.record_failure(caller):
-                self.hang_up(CALLER_REFUSED)
-                return
-            self.try_again(NOT_VALID, attempt)
+            if not self.refuse(attempt):
+                self.try_again(NOT_VALID, tries)
             return
         number = self.codes.operator_number(access)
         if number is None:  # the operator cleared their phone after switching forwarding on
@@ -163,7 +179,7 @@ class CodeHandler(VoiceHandler):
         response.append(dial)
         self.send_twiml(response)
 
-    def attempt(self) -> int:
+    def tries(self) -> int:
         """Which try of this call this is (from our own, signed, action URL)."""
         try:
             return max(int(self.get_query_argument("attempt", "1")), 1)
@@ -190,6 +206,15 @@ class CodeHandler(VoiceHandler):
             await self.store.add_audit(entry)
         except StoreError:
             log.exception("could not record the phone call in the audit log")
+
+    async def audit_pause(self, report: str) -> None:
+        """Record that code entry paused server-wide (the budget reports once per window)."""
+        entry = AuditEntry(actor_id="", actor_email="(telephone)",
+                           action="phone codes paused", detail=report)
+        try:
+            await self.store.add_audit(entry)
+        except StoreError:
+            log.exception("could not record the code entry pause in the audit log")
 
 
 routes = [

@@ -21,7 +21,7 @@ import tornado.web
 import tornado.websocket
 
 import server as livehelp_server
-from state.accounts import users
+from state.accounts import sign_in, users
 from state.config import Config
 from state.store.base import User
 from state.store.sqlite import SQLiteStore
@@ -73,8 +73,9 @@ class LiveServer:
         signed = tornado.web.create_signed_value(self.app.settings["cookie_secret"], name, value)
         return f"{name}={signed.decode()}"
 
-    def user_cookie(self, user: User) -> str:
-        return self.cookie_for("lh_user", user.id)
+    async def user_cookie(self, user: User) -> str:
+        """The cookie of a browser where `user` signed in: a real sign-in in the store."""
+        return self.cookie_for("lh_user", await sign_in.create(self.services.store, user.id))
 
     async def fetch(self, path: str, method: str = "GET", body: dict | str | None = None,
                     cookie: str = "", headers: dict | None = None,

@@ -54,7 +54,7 @@ async def interviewee(server: LiveServer, record: SessionRecord, browser: str = 
 async def operator(server: LiveServer, email: str = "op@example.com", roles=("advocate",),
                    available: bool = True, first_name: str = "Olga") -> Person:
     user = await server.add_user(email, ("advocate",), first_name=first_name)
-    ws = await server.websocket("ws/monitor", server.user_cookie(user))
+    ws = await server.websocket("ws/monitor", await server.user_cookie(user))
     person = Person(ws)
     person.user = user
     await person.receive("monitor")

@@ -3,8 +3,6 @@ every new message type and every refusal."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 import tornado.httpclient
 
@@ -13,6 +11,7 @@ from tests.conftest import LiveServer
 from tests.socket_helpers import Person, interviewee, operator
 
 INTERVIEW = "cobrowse_demo"  # screens: about, household, secrets (private + password), review
+SENTINEL = "zz_sentinel"  # an unknown type: refused with an `error` whose ref is the type
 
 
 async def demo_session(server: LiveServer, availability: str = "available") -> SessionRecord:
@@ -27,11 +26,13 @@ async def user_on(server: LiveServer, record: SessionRecord, screen: str = "abou
     """An interviewee whose page reports `screen`; returns it and its entry key."""
     user = await interviewee(server, record)
     await user.send(type="screen", screen=screen, values=values or {})
-    key = next(k for k in server.services.livehelp.clients if k.startswith(record.id))
-    for _ in range(50):  # the screen is rendered after a store read
-        if key in server.services.cobrowse.screens:
-            break
-        await asyncio.sleep(0.02)
+    key = next(iter(server.services.livehelp.find_session(record.id).clients))
+    # The screen is rendered after a store read; the socket's frames are handled in
+    # order, so once a sentinel frame sent after it is refused, the screen is in.
+    await user.send(type=SENTINEL)
+    reply = await user.receive("error")
+    assert reply["ref"] == SENTINEL, f"the screen was refused: {reply}"
+    assert key in server.services.cobrowse.screens
     return user, key
 
 
@@ -100,7 +101,7 @@ async def test_observation_is_silent_when_configured_off(silent_config, live_ser
     await op.send(type="observe", session=key)
     await op.until("session", lambda m: m["session"]["observers"] == 1)
     assert live_server.services.livehelp.user_state(
-        live_server.services.livehelp.clients[key])["observed"] is False
+        live_server.services.livehelp.client(key))["observed"] is False
 
 
 async def test_private_values_and_other_screens_never_reach_the_operator(live_server) -> None:
@@ -154,7 +155,7 @@ async def test_observe_refusals(live_server) -> None:
     record2 = await demo_session(live_server)
     _, key2 = await user_on(live_server, record2)
     livehelp = live_server.services.livehelp
-    livehelp._forget(livehelp.clients[key2])
+    livehelp._forget(livehelp.client(key2))
     await op.send(type="observe", session=key2)
     await error(op, "unknown_session")
     assert key2 not in live_server.services.cobrowse.screens
@@ -174,7 +175,7 @@ async def test_non_operators_cannot_observe(live_server) -> None:
         await error(user, "unknown_type")
     plain = await live_server.add_user("user@example.com")
     with pytest.raises(tornado.httpclient.HTTPClientError) as refused:
-        await live_server.websocket("ws/monitor", live_server.user_cookie(plain))
+        await live_server.websocket("ws/monitor", await live_server.user_cookie(plain))
     assert refused.value.code == 403
 
 

@@ -11,8 +11,19 @@ from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.livehelp.records import Client
-from state.phone.codes import CALL_CONNECTED_SECONDS, AccessCodes
-from state.phone.limits import CALLER_BLOCK_SECONDS, MAX_CALLER_FAILURES, CallerLimiter
+from state.phone.codes import CALL_CONNECTED_SECONDS, CODE_SPACE, AccessCodes
+from state.phone.limits import (
+    ACCEPTED_DAILY_HIT_CHANCE,
+    CALLER_BLOCK_SECONDS,
+    MAX_CALLER_FAILURES,
+    PLANNED_LIVE_CODES,
+    REISSUE_EVERY_WRONG_CODES,
+    WRONG_CODE_BUDGET,
+    WRONG_CODE_WINDOW_SECONDS,
+    CallerLimiter,
+    checks_per_day,
+    daily_hit_chance,
+)
 from state.store.base import SessionRecord, User, new_id
 from tests.clock import FakeClock
 
@@ -306,3 +317,124 @@ def test_limiter_prune_drops_stale_callers():
     clock.advance(3600)
     limiter.prune()
     assert limiter._failures == {}
+
+
+# ---------------------------------------------------------------- server-wide budget
+def number(n: int) -> str:
+    """The n-th of many caller numbers, as an attacker who rotates `From` has."""
+    return f"+1555{n:07d}"
+
+
+def not_live(world: World) -> str:
+    """A 4-digit code that is no live code right now: a sure wrong guess."""
+    live = set(world.codes._by_code)
+    return next(code for code in (f"{n:04d}" for n in range(CODE_SPACE)) if code not in live)
+
+
+def guess_wrong(world: World, times: int, first: int = 0) -> list:
+    """`times` wrong codes, each from a different number; the attempts."""
+    return [world.codes.attempt(not_live(world), number(first + n)) for n in range(times)]
+
+
+def test_the_limits_keep_a_guessers_daily_chance_below_one_percent():
+    checks = checks_per_day()
+    assert checks == WRONG_CODE_BUDGET  # the window is one day
+    independent = 1 - (1 - PLANNED_LIVE_CODES / CODE_SPACE) ** checks
+    assert independent <= ACCEPTED_DAILY_HIT_CHANCE
+    assert daily_hit_chance(PLANNED_LIVE_CODES, CODE_SPACE, checks) <= ACCEPTED_DAILY_HIT_CHANCE
+    assert REISSUE_EVERY_WRONG_CODES <= WRONG_CODE_BUDGET
+    assert checks_per_day(3, 5 * 3600) == 15  # 24 hours span parts of five 5-hour windows
+
+
+async def test_the_budget_trips_after_b_wrong_codes_from_b_different_numbers(world):
+    client, operator = world.add_client(), await world.add_operator()
+    world.codes.enable(client.key, operator.id)
+    before = guess_wrong(world, WRONG_CODE_BUDGET - 1)
+    assert [a.paused for a in before] == [False] * (WRONG_CODE_BUDGET - 1)
+    assert world.codes.gate(number(999)) is None
+    last = world.codes.attempt(not_live(world), number(WRONG_CODE_BUDGET))
+    assert last.wrong and last.paused and not last.caller_refused
+    assert f"{WRONG_CODE_BUDGET} wrong access codes" in last.report
+    assert f"from {WRONG_CODE_BUDGET} caller numbers" in last.report
+    assert world.codes.gate(number(999)).paused
+    live = world.codes.for_client(client.key)
+    refused = world.codes.attempt(live.code, number(998))
+    assert refused.paused and refused.access is None and not refused.wrong
+    assert world.codes.for_client(client.key) is live  # not checked, so not used
+
+
+async def test_every_live_code_is_reissued_after_a_few_wrong_codes(world):
+    operator = await world.add_operator()
+    clients = [world.add_client(), world.add_client()]
+    old = [world.codes.enable(c.key, operator.id) for c in clients]
+    pages = [world.inbox(f"client:{c.key}") for c in clients]
+    monitor = world.inbox("monitor")
+    guess_wrong(world, REISSUE_EVERY_WRONG_CODES - 1)
+    assert [world.codes.for_client(c.key) for c in clients] == old
+    guess_wrong(world, 1, first=100)
+    new = [world.codes.for_client(c.key) for c in clients]
+    assert all(n.code != o.code for n, o in zip(new, old, strict=True))
+    assert [n.expires for n in new] == [o.expires for o in old]
+    for page, access in zip(pages, new, strict=True):
+        assert page.messages[-1]["phone"]["code"] == access.code
+    assert {m["session"]["key"] for m in monitor.messages} == {c.key for c in clients}
+    assert world.codes.use(old[0].code) is None
+    assert world.codes.use(new[1].code) is new[1]
+
+
+async def test_reissue_does_not_revive_an_expired_code(world):
+    operator = await world.add_operator()
+    expired, live = world.add_client(), world.add_client()
+    world.codes.enable(expired.key, operator.id)
+    world.clock.advance(60)
+    old = world.codes.enable(live.key, operator.id)
+    world.clock.advance(CODE_MINUTES * 60 - 30)  # the first code expired, the job not yet run
+    page = world.inbox(f"client:{expired.key}")
+    guess_wrong(world, REISSUE_EVERY_WRONG_CODES)
+    assert page.messages[-1]["phone"] is None
+    assert world.codes.for_client(expired.key) is None
+    assert world.codes.for_client(live.key).code != old.code
+    assert len(world.codes._by_code) == 1
+
+
+async def test_code_entry_recovers_once_the_window_has_passed(world):
+    client, operator = world.add_client(), await world.add_operator()
+    guess_wrong(world, WRONG_CODE_BUDGET)
+    world.clock.advance(WRONG_CODE_WINDOW_SECONDS - 1)
+    assert world.codes.gate(number(999)).paused
+    world.clock.advance(1)
+    assert world.codes.gate(number(999)) is None
+    access = world.codes.enable(client.key, operator.id)
+    assert world.codes.attempt(access.code, number(999)).access is access
+
+
+async def test_an_honest_caller_with_the_right_code_before_the_budget_trips_is_connected(world):
+    client, operator = world.add_client(), await world.add_operator()
+    world.codes.enable(client.key, operator.id)
+    guess_wrong(world, WRONG_CODE_BUDGET - 1)
+    access = world.codes.for_client(client.key)
+    honest = world.codes.attempt(access.code, "+15005550006")
+    assert honest.access is access and not honest.paused
+    assert world.codes.budget.spent() == WRONG_CODE_BUDGET - 1  # a right code costs nothing
+    assert guess_wrong(world, 1, first=100)[0].paused
+
+
+async def test_entries_shorter_than_a_code_do_not_spend_the_budget(world):
+    attempts = [world.codes.attempt("12", number(n)) for n in range(WRONG_CODE_BUDGET)]
+    assert all(a.wrong and not a.paused for a in attempts)
+    assert world.codes.limiter.failures(number(0)) == 1  # the caller's own count still holds
+    assert guess_wrong(world, WRONG_CODE_BUDGET, first=100)[-1].paused
+
+
+async def test_a_sustained_attack_is_reported_once_per_window(world):
+    assert guess_wrong(world, 1)[0].report is None
+    world.clock.advance(3600)
+    first = guess_wrong(world, WRONG_CODE_BUDGET - 1, first=10)
+    assert [a.report is not None for a in first] == [False] * (WRONG_CODE_BUDGET - 2) + [True]
+    world.clock.advance(WRONG_CODE_WINDOW_SECONDS - 3600)  # the very first wrong code left
+    assert world.codes.gate(number(999)) is None
+    again = guess_wrong(world, 1, first=100)[0]
+    assert again.paused and again.report is None  # the pause of this window was reported
+    world.clock.advance(3600)  # a window after the report
+    later = guess_wrong(world, WRONG_CODE_BUDGET - 1, first=200)
+    assert later[-1].paused and later[-1].report is not None

@@ -23,7 +23,15 @@ import pytest
 import tornado.httpclient
 from tornado.iostream import StreamClosedError
 
-from bench.common import LiveHelpProcess, connect, start_nx, stop_process, store_config
+from bench.common import (
+    LOAD_LIMITS,
+    LiveHelpProcess,
+    connect,
+    sign_in,
+    start_nx,
+    stop_process,
+    store_config,
+)
 from state.store.base import SessionRecord, Store, User, new_id
 from state.store.mongo import MongoStore
 from state.store.sqlite import SQLiteStore
@@ -124,6 +132,7 @@ async def seed(store: Store) -> tuple[SessionRecord, User]:
                                             password_hash="!", first_name="Olga",
                                             privileges=["advocate"]))
         await store.save_operator_settings(OperatorSettings(user.id, True, ["advocate"]))
+        await sign_in(store, user)  # the cookie LiveHelpProcess.user_cookie() gives
     finally:
         await store.close()
     return record, user
@@ -142,7 +151,7 @@ async def run_with_faults(tmp_path: Path, fault: Callable[[ChatPage], Awaitable[
     """Chat MESSAGES messages, calling `fault` after every `every` acks; (page, faults)."""
     store = SQLiteStore(tmp_path / "livehelp.sqlite3")
     record, user = await seed(store)
-    server = LiveHelpProcess(tmp_path).start()
+    server = LiveHelpProcess(tmp_path, LOAD_LIMITS).start()
     page = ChatPage(server, record, user)
     faults = 0
     try:
@@ -205,7 +214,8 @@ async def test_mongodb_going_away_refuses_then_recovers(tmp_path: Path) -> None:
     store = MongoStore(uri, "faults")
     record, user = await seed(store)
     server = LiveHelpProcess(tmp_path / "server",
-                             store_config("mongodb", tmp_path, uri, "faults")).start()
+                             {**store_config("mongodb", tmp_path, uri, "faults"),
+                              **LOAD_LIMITS}).start()
     page = ChatPage(server, record, user)
     try:
         await page.open()

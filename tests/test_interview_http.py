@@ -58,7 +58,8 @@ class Browser:
 
 async def operator_browser(live_server) -> Browser:
     account = await live_server.add_user("op@example.com", ("advocate",))
-    return Browser(live_server, {"lh_user": live_server.user_cookie(account).split("=", 1)[1]})
+    cookie = await live_server.user_cookie(account)
+    return Browser(live_server, {"lh_user": cookie.split("=", 1)[1]})
 
 
 def text(response: tornado.httpclient.HTTPResponse) -> str:
@@ -202,7 +203,7 @@ async def test_restart_starts_a_new_session(live_server) -> None:
 
 async def test_signed_in_interviewee_owns_the_session(live_server) -> None:
     account = await live_server.add_user("ann@example.com")
-    response = await live_server.fetch("interview/fruit", cookie=live_server.user_cookie(account))
+    response = await live_server.fetch("interview/fruit", cookie=await live_server.user_cookie(account))
     record: SessionRecord = await live_server.services.store.get_session(session_id(response))
     assert record.owner_id == account.id
 
@@ -228,7 +229,7 @@ async def test_store_down_gives_503_and_grants_nothing(live_server, monkeypatch)
     response = await browser.get("interview/fruit")
     assert response.code == 503 and "not reachable" in text(response)
     assert "lh_sessions" not in browser.cookies
-    assert live_server.services.livehelp.sessions == {}
+    assert live_server.services.livehelp.figures()["clients"] == 0
 
 
 async def test_failed_submission_saves_nothing(live_server, monkeypatch) -> None:
@@ -275,9 +276,9 @@ async def test_an_interview_shows_its_chat_log_through_get_chat_log(live_server)
 
 async def test_a_block_and_an_answer_given_at_the_same_moment_both_stay(
         live_server, monkeypatch) -> None:
-    """Saves replace the whole session record. The store's reads are slowed down so
-    that the user's answer and an operator's block both start from the same stored
-    record; with one lock per session the second reads what the first saved."""
+    """Saves replace the whole session record. The answer's read of the record is held
+    until the block has started, so that both would start from the same stored record;
+    with one lock per session the second reads what the first saved."""
     user = Browser(live_server)
     sid = session_id(await user.get("interview/fruit"))
     await user.post("interview/fruit", {"_screen": "welcome"})
@@ -285,19 +286,34 @@ async def test_a_block_and_an_answer_given_at_the_same_moment_both_stay(
     store = live_server.services.store
     interviewee_socket = await interviewee(live_server, await store.get_session(sid))
     op = await operator(live_server)
-    key = next(key for key, client in live_server.services.livehelp.clients.items()
-               if client.session_id == sid)
-    read = store.get_session
+    key = next(iter(live_server.services.livehelp.find_session(sid).clients))
+    read, locks = store.get_session, live_server.services.livehelp.record_locks
+    hold = locks.hold
+    answer_read, block_arrived = asyncio.Event(), asyncio.Event()
 
-    async def slow_read(session_id: str) -> SessionRecord | None:
+    async def held_read(session_id: str) -> SessionRecord | None:
+        """The answer's read returns only once the block has got as far as it can: to
+        the lock the answer holds, or (without one) to its own read of the record."""
+        if session_id != sid:
+            return await read(session_id)
+        if answer_read.is_set():
+            block_arrived.set()
+            return await read(session_id)
         found = await read(session_id)
-        await asyncio.sleep(0.2)
+        answer_read.set()
+        await asyncio.wait_for(block_arrived.wait(), 10)
         return found
 
-    monkeypatch.setattr(store, "get_session", slow_read)
+    def watched_hold(session_id: str):
+        if session_id == sid and answer_read.is_set():
+            block_arrived.set()  # the block asks for the lock
+        return hold(session_id)
+
+    monkeypatch.setattr(store, "get_session", held_read)
+    monkeypatch.setattr(locks, "hold", watched_hold)
     answer = asyncio.ensure_future(user.post("interview/fruit", {"_screen": "fruit",
                                                                  "fruit": "Apple"}))
-    await asyncio.sleep(0.05)  # the answer's read is under way
+    await asyncio.wait_for(answer_read.wait(), 10)
     await op.send(type="block", session=key)
     assert (await answer).code == 303
     await op.until("session", lambda m: m["session"]["blocked"])

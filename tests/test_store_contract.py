@@ -23,6 +23,7 @@ from state.store.base import (
     DuplicateEmail,
     OperatorSettings,
     SessionRecord,
+    SignIn,
     Store,
     StoreUnavailable,
     new_id,
@@ -298,3 +299,109 @@ async def test_data_persists_across_close_and_reopen(make_store: StoreFactory) -
 async def test_mongo_store_without_a_server_is_unavailable() -> None:
     with unused_port() as port, pytest.raises(StoreUnavailable):
         await MongoStore(f"mongodb://127.0.0.1:{port}", "nothing").open()
+
+
+# -- accounts in bulk, removal, sign-ins ---------------------------------------
+
+
+def a_sign_in(user_id: str, created: datetime = MOMENT,
+              last_seen: datetime | None = None) -> SignIn:
+    return SignIn(id_hash=new_id(), user_id=user_id, created=created,
+                  last_seen=last_seen or created)
+
+
+async def test_get_users_gives_the_existing_ones_in_one_call(store: Store) -> None:
+    ada = await store.create_user(a_user("ada@example.org"))
+    bob = await store.create_user(a_user("bob@example.org"))
+    found = await store.get_users([bob.id, "nobody", ada.id, bob.id])
+    assert sorted(found, key=lambda user: user.email) == [ada, bob]
+    # More ids than SQLite binds in one query, the ones that exist at the end.
+    many = [f"nobody-{number}" for number in range(1200)] + [bob.id, ada.id]
+    assert sorted(await store.get_users(many), key=lambda user: user.email) == [ada, bob]
+    assert await store.get_users([]) == []
+
+
+async def test_sign_in_round_trips_and_unknown_ones_are_absent(store: Store) -> None:
+    first, second = a_sign_in("u1"), a_sign_in("u2", last_seen=MOMENT + timedelta(hours=1))
+    for sign_in in (first, second):
+        await store.create_sign_in(sign_in)
+    found = await store.get_sign_ins([second.id_hash, "unknown", first.id_hash])
+    assert sorted(found, key=lambda s: s.user_id) == [first, second]
+    for sign_in in found:
+        assert_utc(sign_in.created)
+        assert_utc(sign_in.last_seen)
+    assert await store.get_sign_ins(["unknown"]) == []
+
+
+async def test_touch_moves_last_seen_of_the_named_sign_ins_only(store: Store) -> None:
+    touched, other = a_sign_in("u1"), a_sign_in("u1")
+    for sign_in in (touched, other):
+        await store.create_sign_in(sign_in)
+    later = MOMENT + timedelta(minutes=5)
+    await store.touch_sign_ins([touched.id_hash], later)
+    by_hash = {s.id_hash: s for s in await store.get_sign_ins([touched.id_hash, other.id_hash])}
+    assert by_hash[touched.id_hash].last_seen == later
+    assert by_hash[touched.id_hash].created == MOMENT
+    assert by_hash[other.id_hash].last_seen == MOMENT
+
+
+async def test_sign_ins_end_one_by_one_or_all_of_an_account(store: Store) -> None:
+    one, two, three = a_sign_in("u1"), a_sign_in("u1"), a_sign_in("u1")
+    someone_else = a_sign_in("u2")
+    for sign_in in (one, two, three, someone_else):
+        await store.create_sign_in(sign_in)
+    hashes = [s.id_hash for s in (one, two, three, someone_else)]
+    await store.delete_sign_ins([one.id_hash])
+    assert {s.id_hash for s in await store.get_sign_ins(hashes)} == set(hashes[1:])
+    await store.delete_user_sign_ins("u1")
+    assert await store.get_sign_ins(hashes) == [someone_else]
+
+
+async def test_stale_sign_ins_go_by_last_seen_or_by_age(store: Store) -> None:
+    idle = a_sign_in("u1", created=MOMENT, last_seen=MOMENT)
+    old = a_sign_in("u1", created=MOMENT - timedelta(days=40), last_seen=MOMENT + timedelta(hours=5))
+    fresh = a_sign_in("u1", created=MOMENT, last_seen=MOMENT + timedelta(hours=5))
+    for sign_in in (idle, old, fresh):
+        await store.create_sign_in(sign_in)
+    removed = await store.delete_stale_sign_ins(seen_before=MOMENT + timedelta(hours=1),
+                                                created_before=MOMENT - timedelta(days=30))
+    assert removed == 2
+    hashes = [s.id_hash for s in (idle, old, fresh)]
+    assert await store.get_sign_ins(hashes) == [fresh]
+
+
+async def test_delete_user_removes_the_account_its_settings_and_sign_ins(store: Store) -> None:
+    ada = await store.create_user(a_user("ada@example.org"))
+    bob = await store.create_user(a_user("bob@example.org"))
+    await store.save_operator_settings(OperatorSettings(ada.id, True, ["advocate"], "+15551230000"))
+    ada_in, bob_in = a_sign_in(ada.id), a_sign_in(bob.id)
+    for sign_in in (ada_in, bob_in):
+        await store.create_sign_in(sign_in)
+    await store.delete_user(ada.id)
+    assert await store.get_user(ada.id) is None
+    assert await store.get_user_by_email("ada@example.org") is None
+    assert await store.get_operator_settings(ada.id) == OperatorSettings(ada.id)
+    assert await store.get_sign_ins([ada_in.id_hash, bob_in.id_hash]) == [bob_in]
+    assert await store.get_user(bob.id) == bob
+    # The email is free again.
+    assert (await store.create_user(a_user("ada@example.org"))).email == "ada@example.org"
+
+
+# -- chat pages and sizes (paged history, the conversation quota) -------------
+
+
+async def test_get_messages_gives_at_most_limit_oldest_first(store: Store) -> None:
+    for number in range(6):
+        await store.add_message(a_message(text=f"message {number}"))
+    page = await store.get_messages("conv-1", after_seq=1, limit=3)
+    assert [message.seq for message in page] == [2, 3, 4]
+    rest = await store.get_messages("conv-1", after_seq=4, limit=3)
+    assert [message.seq for message in rest] == [5, 6]
+
+
+async def test_conversation_characters_counts_its_stored_text_only(store: Store) -> None:
+    assert await store.conversation_characters("conv-1") == 0
+    await store.add_message(a_message(text="hello"))
+    await store.add_message(a_message(text="grüße 👋"))  # characters, not bytes
+    await store.add_message(a_message("other", text="not this one"))
+    assert await store.conversation_characters("conv-1") == len("hello") + len("grüße 👋")

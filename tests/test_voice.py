@@ -10,9 +10,15 @@ import pytest
 import tornado.httpclient
 from twilio.request_validator import RequestValidator
 
+from handlers.voice import MAX_TRIES_PER_CALL
 from state.config import TwilioConfig
 from state.phone.codes import AccessCode
-from state.phone.limits import MAX_CALLER_FAILURES
+from state.phone.limits import (
+    MAX_CALLER_FAILURES,
+    REISSUE_EVERY_WRONG_CODES,
+    WRONG_CODE_BUDGET,
+    WrongCodeBudget,
+)
 from state.store.base import SessionRecord, new_id
 
 TOKEN = "test-auth-token"
@@ -90,6 +96,26 @@ async def forwarding(live_server) -> AccessCode:
 def wrong_code(code: str) -> str:
     """A 4-digit code other than `code`."""
     return f"{(int(code) + 1) % 10000:04d}"
+
+
+def live_code(live_server, access: AccessCode) -> str:
+    """The client's code now (re-issued after a few wrong codes server-wide)."""
+    return live_server.services.codes.for_client(access.client_key).code
+
+
+async def rotating_caller(live_server, access: AccessCode, calls: int,
+                          first: int = 0) -> ElementTree.Element:
+    """`calls` calls from as many new numbers (from the `first`-th on), each typing wrong
+    codes until hung up; the last answer."""
+    for n in range(first, first + calls):
+        caller, root = f"+1555000{n:04d}", None
+        url = live_server.url("voice/code?attempt=1")
+        while root is None or root.find("Gather") is not None:
+            if root is not None:
+                url = root.find("Gather").get("action")
+            digits = wrong_code(live_code(live_server, access))
+            root = twiml(await post(url, call(digits, caller=caller, call_sid=f"CA{n}")))
+    return root
 
 
 async def test_voice_asks_for_the_four_digit_code(live_server):
@@ -199,6 +225,8 @@ async def test_a_withdrawn_code_is_not_valid(live_server):
 
 
 async def test_a_caller_with_ten_wrong_codes_is_refused_even_with_the_right_one(live_server):
+    # Room in the server-wide budget, so that the per-number limit is what refuses.
+    live_server.services.codes.budget = WrongCodeBudget(budget=100, reissue_every=100)
     access = await forwarding(live_server)
     wrong = wrong_code(access.code)
     for number in range(MAX_CALLER_FAILURES - 1):
@@ -215,6 +243,42 @@ async def test_a_caller_with_ten_wrong_codes_is_refused_even_with_the_right_one(
     other = twiml(await post(live_server.url("voice/code?attempt=1"),
                              call(access.code, caller="+15005550009")))
     assert other.find("Dial") is not None
+
+
+async def test_rotating_the_caller_number_every_three_tries_is_refused_once_the_budget_is_spent(
+        live_server):
+    access = await forwarding(live_server)
+    calls = WRONG_CODE_BUDGET // MAX_TRIES_PER_CALL
+    before = await rotating_caller(live_server, access, calls - 1)
+    assert "paused" not in " ".join(says(before))
+    root = await rotating_caller(live_server, access, 1, first=calls - 1)
+    assert verbs(root) == ["Say", "Hangup"]
+    assert says(root) == [("That code is not valid. Code entry is paused because too many "
+                           "wrong codes were entered. Please try again later.")]
+    fresh = call(caller="+15559990000", call_sid="CA99")
+    root = twiml(await post(live_server.url("voice"), fresh))
+    assert verbs(root) == ["Say", "Hangup"] and "Code entry is paused" in says(root)[0]
+    right = call(live_code(live_server, access), caller="+15559990000")
+    root = twiml(await post(live_server.url("voice/code?attempt=1"), right))
+    assert root.find("Dial") is None and "Code entry is paused" in says(root)[0]
+    audit = await live_server.services.store.list_audit()
+    assert [(a.action, a.actor_email) for a in audit] == [("phone codes paused", "(telephone)")]
+    assert f"from {calls} caller numbers" in audit[0].detail
+
+
+async def test_a_code_typed_after_reissue_fails_while_the_new_one_works(live_server):
+    access = await forwarding(live_server)
+    for n in range(REISSUE_EVERY_WRONG_CODES):
+        await post(live_server.url("voice/code?attempt=1"),
+                   call(wrong_code(live_code(live_server, access)), caller=f"+1555000{n:04d}"))
+    new = live_code(live_server, access)
+    assert new != access.code
+    old = twiml(await post(live_server.url("voice/code?attempt=1"),
+                           call(access.code, caller="+15559990001")))
+    assert old.find("Dial") is None and says(old)[0] == "That code is not valid."
+    root = twiml(await post(live_server.url("voice/code?attempt=1"),
+                            call(new, caller="+15559990002")))
+    assert [number.text for number in root.find("Dial").iter("Number")] == [OPERATOR_PHONE]
 
 
 async def test_an_unsigned_request_is_refused(live_server):

@@ -1,4 +1,8 @@
-"""`livehelp user add|list|set-password|set-privilege`: accounts from the command line."""
+"""`livehelp user add|list|set-password|set-privilege|remove`: accounts from the command line.
+
+A new password, a new privilege or a removal ends the account's sign-ins in the store;
+a running server closes the account's open sockets within a second (handlers/rights.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from state.accounts.users import (
     create_account,
     generate_password,
     normalize_email,
+    remove_account,
     set_password,
     set_privilege,
 )
@@ -19,7 +24,7 @@ from state.store.base import PRIVILEGES, Store, User
 
 
 def add_user_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `user add|list|set-password|set-privilege` to the program's sub-commands."""
+    """Add `user add|list|set-password|set-privilege|remove` to the program's sub-commands."""
     user = subparsers.add_parser("user", help="manage accounts",
                                  description="Manage operator and user accounts.")
     commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
@@ -39,6 +44,8 @@ def add_user_parser(subparsers: argparse._SubParsersAction) -> None:
     set_priv = commands.add_parser("set-privilege", help="set an account's privilege")
     set_priv.add_argument("email")
     set_priv.add_argument("privilege", choices=PRIVILEGES)
+    remove = commands.add_parser("remove", help="remove an account and end its sign-ins")
+    remove.add_argument("email")
 
 
 def _read_stdin_password() -> str:
@@ -66,9 +73,11 @@ async def run_user_command(store: Store, args: argparse.Namespace,
             return await _set_password(store, args, ask_password)
         if command == "set-privilege":
             return await _set_privilege(store, args)
+        if command == "remove":
+            return await _remove(store, args)
     except ValueError as error:
         return _fail(str(error))
-    return _fail("choose a user command: add, list, set-password, set-privilege", 2)
+    return _fail("choose a user command: add, list, set-password, set-privilege, remove", 2)
 
 
 async def _list(store: Store) -> int:
@@ -121,4 +130,12 @@ async def _set_privilege(store: Store, args: argparse.Namespace) -> int:
     await set_privilege(store, user, args.privilege)
     await audit(store, None, "set privilege", f"{user.email} is now {args.privilege}")
     print(f"{user.email} is now {args.privilege}.")
+    return 0
+
+
+async def _remove(store: Store, args: argparse.Namespace) -> int:
+    user = await _existing(store, args.email)
+    await remove_account(store, user)
+    await audit(store, None, "remove user", user.email)
+    print(f"Removed {user.email}; its sign-ins have ended.")
     return 0

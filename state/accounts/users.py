@@ -2,6 +2,8 @@
 
 No Tornado here; the sign-in pages (handlers/auth.py), the admin page
 (handlers/admin.py) and `livehelp user ...` (cli.py) all go through these functions.
+A new password, a new privilege and removing the account end every sign-in of the
+account (sign_in.py), here and nowhere else.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from state.accounts import sign_in
 from state.store.base import PRIVILEGES, AuditEntry, DuplicateEmail, Store, User, new_id
 
 FIRST_ADMIN_EMAIL = "admin@localhost"
@@ -28,6 +31,10 @@ EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+$")
 # OWASP's recommended argon2id minimum (19 MiB, 2 passes, 1 lane): about 40 ms per
 # hash, so sign-in stays quick while guessing offline stays expensive.
 _HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
+class EmailTaken(ValueError):
+    """An account with this email exists already (a ValueError fit to show an admin)."""
 
 
 def hash_password(password: str) -> str:
@@ -105,7 +112,7 @@ async def create_account(store: Store, email: str, password: str, privileges: li
     """Validate and store a new account.
 
     Raises ValueError with a message fit to show a person when the email, password,
-    privileges or names are wrong, or when the email is already taken.
+    privileges or names are wrong, or EmailTaken (a ValueError) when the email is taken.
     """
     user = User(
         id=new_id(),
@@ -121,7 +128,7 @@ async def create_account(store: Store, email: str, password: str, privileges: li
     try:
         return await store.create_user(user)
     except DuplicateEmail:
-        raise ValueError(f"An account with the email {user.email} already exists.") from None
+        raise EmailTaken(f"An account with the email {user.email} already exists.") from None
 
 
 async def find_user_password(store: Store, email: str, password: str) -> User | None:
@@ -146,24 +153,37 @@ async def find_user_password(store: Store, email: str, password: str) -> User | 
 
 
 async def set_password(store: Store, user: User, password: str) -> None:
-    """Check and store a new password for `user`."""
+    """Check and store a new password for `user`; every sign-in of the account ends."""
     check_password(password)
     user.password_hash = await asyncio.to_thread(hash_password, password)
     await store.update_user(user)
+    await sign_in.end_all(store, user.id)
 
 
 async def count_admins(store: Store) -> int:
     return sum(1 for user in await store.list_users() if user.is_admin)
 
 
-async def set_privilege(store: Store, user: User, privilege: str) -> None:
-    """Give `user` exactly this privilege; refuse to remove the last admin."""
-    privileges = check_privileges([privilege])
+async def _refuse_last_admin(store: Store, user: User, privileges: list[str]) -> None:
     if user.is_admin and "admin" not in privileges and await count_admins(store) <= 1:
         raise ValueError(
             f"{user.email} is the only administrator; make another account admin first.")
+
+
+async def set_privilege(store: Store, user: User, privilege: str) -> None:
+    """Give `user` exactly this privilege; refuse to remove the last admin. Every
+    sign-in of the account ends: what it was signed in for has changed."""
+    privileges = check_privileges([privilege])
+    await _refuse_last_admin(store, user, privileges)
     user.privileges = privileges
     await store.update_user(user)
+    await sign_in.end_all(store, user.id)
+
+
+async def remove_account(store: Store, user: User) -> None:
+    """Remove the account with its settings and sign-ins; refuse to remove the last admin."""
+    await _refuse_last_admin(store, user, [])
+    await store.delete_user(user.id)
 
 
 async def ensure_first_admin(store: Store) -> str | None:

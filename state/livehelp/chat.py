@@ -1,21 +1,23 @@
-"""Chat rules: who may send, storing before delivering, delivery, typing indicators."""
+"""Chat rules: who may send, limits, storing before delivering, delivery, paged
+history, typing indicators."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
+from state.livehelp.limits import ChatLimits, ChatLimitSettings
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
 from state.store.base import ChatMessage, Store
 
-# History sent to a page that has seen nothing of a conversation yet.
-HISTORY_LIMIT = 500
-
 
 class ChatSettings(Protocol):
     max_chat_chars: int
+    limits: ChatLimitSettings
 
 
 class ChatModel(Protocol):
@@ -25,6 +27,7 @@ class ChatModel(Protocol):
     hub: Hub
     config: ChatSettings
     routing: Routing
+    clock: Callable[[], float]
 
     def client(self, key: str) -> Client: ...
 
@@ -35,15 +38,45 @@ class ChatModel(Protocol):
     def publish_client(self, client: Client) -> None: ...
 
 
+@dataclass
+class HistoryPage:
+    """At most a page of a conversation's chat events, oldest first, and whether more
+    remain after them."""
+
+    conversation: str
+    events: list[dict]
+    more: bool
+
+    def messages(self) -> list[dict]:
+        """What a socket sends: the events, then, when more remain, `history_more`
+        saying where the page continues (docs/protocol.md)."""
+        if not self.more:
+            return self.events
+        return [*self.events, {"type": "history_more", "conversation": self.conversation,
+                               "after": self.events[-1]["seq"]}]
+
+
 class ChatRules:
     """Chat messages and typing indicators between interviewees and operators."""
 
     def __init__(self, model: ChatModel) -> None:
         self.model = model
+        # Both read through the model when used: a test may give it another clock or store.
+        self.limits = ChatLimits(
+            model.config.limits,
+            lambda conversation: self.model.store.conversation_characters(conversation),
+            lambda: self.model.clock())
 
-    async def history(self, conversation: str, after_seq: int) -> list[dict]:
-        messages = await self.model.store.get_messages(conversation, after_seq)
-        return [chat_event(m) for m in messages[-HISTORY_LIMIT:]]
+    async def history(self, conversation: str, after_seq: int,
+                      limit: int | None = None) -> HistoryPage:
+        """The messages after `after_seq`, oldest first: at most `limit` (default
+        `limits: history page messages`), read in one bounded query."""
+        if limit is None:
+            limit = self.model.config.limits.history_page_messages
+        # One more than the page says whether more remain, without a second query.
+        messages = await self.model.store.get_messages(conversation, after_seq, limit + 1)
+        return HistoryPage(conversation, [chat_event(m) for m in messages[:limit]],
+                           len(messages) > limit)
 
     def _check_text(self, text: str) -> None:
         if not text.strip():
@@ -60,6 +93,7 @@ class ChatRules:
             raise LiveHelpError("chat_unavailable", "Live chat is not offered in this interview.")
         if not client.chat_active:
             raise LiveHelpError("not_active", "Activate chat before sending messages.")
+        self.limits.check_rate(client.participant)
         if session.settings.needs_operator:
             if session.blocked:
                 raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
@@ -81,6 +115,7 @@ class ChatRules:
         client = self.model.client(key)
         if not self.model.routing.may_chat(client):
             raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")
+        self.limits.check_rate(f"u:{user_id}")
         operator = self.model.operator(user_id)
         if client.operator_id != user_id:
             self.model.routing.assign(client, operator)
@@ -95,16 +130,24 @@ class ChatRules:
         return await self._deliver(message, session)
 
     async def _deliver(self, message: ChatMessage, session: LiveSession) -> ChatMessage:
-        stored, is_new = await self.model.store.add_message(message)
-        if is_new:
-            hub = self.model.hub
-            event = chat_event(stored)
-            if stored.conversation == session.id:  # peer modes: everyone in the session
-                hub.publish(f"session:{session.id}", event)
-            else:
-                hub.publish(f"client:{stored.conversation}", event)
-            if session.settings.operators_chat:
-                hub.publish("monitor", event)
+        quota, conversation, size = self.limits.quota, message.conversation, len(message.text)
+        await quota.reserve(conversation, size)
+        try:
+            stored, is_new = await self.model.store.add_message(message)
+        except BaseException:
+            quota.release(conversation, size)
+            raise
+        if not is_new:  # a resend: stored before, counted before
+            quota.release(conversation, size)
+            return stored
+        hub = self.model.hub
+        event = chat_event(stored)
+        if stored.conversation == session.id:  # peer modes: everyone in the session
+            hub.publish(f"session:{session.id}", event)
+        else:
+            hub.publish(f"client:{stored.conversation}", event)
+        if session.settings.operators_chat:
+            hub.publish("monitor", event)
         return stored
 
     def typing(self, key: str, sender: str, is_typing: bool, from_operator: bool) -> None:

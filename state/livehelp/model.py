@@ -18,6 +18,7 @@ from state.livehelp.chat import ChatRules
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension
 from state.livehelp.hub import Hub
+from state.livehelp.limits import ChatLimitSettings
 from state.livehelp.operators import OperatorRules
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
@@ -35,6 +36,7 @@ class ModelSettings(Protocol):
 
     offline_seconds: float
     max_chat_chars: int
+    limits: ChatLimitSettings  # the chat rules' limits (limits.py)
 
 
 class LiveHelp:

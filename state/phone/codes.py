@@ -6,23 +6,30 @@ a live code is bridged to that operator's own phone. A code expires after
 `twilio: code minutes`, dies the moment a call uses it, and is withdrawn when forwarding is
 switched off, the session is blocked or the client is forgotten.
 
+Typed codes go through `attempt`, which applies, in order, the per-number limit
+(`limits.CallerLimiter`) and the server-wide budget of wrong codes
+(`limits.WrongCodeBudget`): while the budget is spent code entry is paused for
+everyone, and every few wrong codes every live code is re-issued (see limits.py for
+why this keeps an attacker with unlimited numbers below a 1 % chance a day).
+
 No Tornado here: `expire_codes` is a plain method that server.py runs as a
 periodic job, and the clock is injectable so tests never sleep.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension, ModelView
 from state.livehelp.records import Client
-from state.phone.limits import CallerLimiter
+from state.phone.limits import CallerLimiter, WrongCodeBudget
 from state.phone.numbers import format_for_people, validate_e164
 
 CODE_DIGITS = 4
@@ -31,6 +38,8 @@ CODE_SPACE = 10**CODE_DIGITS
 # The Monitor shows "call connected" this long after a code is used: long enough
 # for the operator to notice, short enough not to mislead once the call is over.
 CALL_CONNECTED_SECONDS = 180.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,6 +62,17 @@ class AccessCode:
         return datetime.fromtimestamp(self.expires, UTC).isoformat()
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What became of a caller's try (`AccessCodes.gate` / `AccessCodes.attempt`)."""
+
+    access: AccessCode | None = None  # the code was live: bridge the call
+    wrong: bool = False  # the digits were checked and are no live code
+    caller_refused: bool = False  # this number typed too many wrong codes
+    paused: bool = False  # code entry is paused server-wide
+    report: str | None = None  # this try started the pause: words for the audit log
+
+
 class ForwardingSettings(Protocol):
     """The `twilio:` settings codes depend on (config.TwilioConfig), read at each use:
     voice may be switched on while the server runs."""
@@ -71,6 +91,7 @@ class AccessCodes(Extension):
         self.twilio = twilio
         self.clock = clock
         self.limiter = CallerLimiter(clock=clock)
+        self.budget = WrongCodeBudget(clock=clock)
         self._by_code: dict[str, AccessCode] = {}
         self._by_client: dict[str, AccessCode] = {}
         # client key -> (operator id, until): the Monitor's "call connected" mark.
@@ -113,8 +134,7 @@ class AccessCodes(Extension):
                             created=now, expires=now + self.twilio.code_minutes * 60,
                             operator_phone=phone)
         self._remove(self._by_client.get(client_key))
-        self._by_code[access.code] = access
-        self._by_client[client_key] = access
+        self._add(access)
         self.model.publish_session(client.session_id)
         return access
 
@@ -148,6 +168,60 @@ class AccessCodes(Extension):
         return bool(mark and self.clock() < mark[1])
 
     # ------------------------------------------------------------------ caller side
+    def gate(self, caller: str) -> Attempt | None:
+        """Why `caller` may not type a code now (refused number, entry paused), or None."""
+        if self.limiter.refused(caller):
+            return Attempt(caller_refused=True)
+        if self.budget.paused():
+            return Attempt(paused=True)
+        return None
+
+    def attempt(self, digits: str, caller: str) -> Attempt:
+        """Check the digits a caller typed, within the per-number and server-wide limits.
+
+        A live code is used (see `use`). A wrong one counts against the caller's
+        number and, if it has CODE_DIGITS digits (only those can be a code), against
+        the server-wide budget, which may re-issue every live code and pause entry.
+        """
+        refused = self.gate(caller)
+        if refused is not None:
+            return refused
+        access = self.use(digits)
+        if access is not None:
+            return Attempt(access=access)
+        caller_refused = self.limiter.record_failure(caller)
+        if len(digits) != CODE_DIGITS:
+            return Attempt(wrong=True, caller_refused=caller_refused)
+        step = self.budget.record(caller)
+        if step.reissue:
+            self.reissue_all()
+        if step.report:
+            log.warning("phone access codes: %s", step.report)
+        return Attempt(wrong=True, caller_refused=caller_refused, paused=step.paused,
+                       report=step.report)
+
+    def reissue_all(self) -> int:
+        """Give every live code a fresh random one (the old ones die at once); how many.
+
+        The expiry stays. Each session concerned is re-published, so the user's page
+        shows the new code and the Monitor entry is refreshed at once.
+        """
+        now = self.clock()
+        retired = set(self._by_code)
+        # New codes differ from the retired ones, unless that would not leave room.
+        avoid = retired if 2 * len(retired) < CODE_SPACE else set()
+        affected: set[str] = set()
+        reissued = 0
+        for old in list(self._by_code.values()):
+            self._remove(old)
+            affected.add(old.session_id)
+            if old.live(now) and self._still_allowed(old):
+                self._add(replace(old, code=self._fresh_code(avoid), created=now))
+                reissued += 1
+        for session_id in sorted(affected):
+            self.model.publish_session(session_id)
+        return reissued
+
     def use(self, code: str) -> AccessCode | None:
         """The live code `code`, killed at once (a code places one call), or None.
 
@@ -191,17 +265,24 @@ class AccessCodes(Extension):
                 if client:
                     affected.add(client.session_id)
         self.limiter.prune()
+        self.budget.prune()
         for session_id in sorted(affected):
             self.model.publish_session(session_id)
 
     # ------------------------------------------------------------------ internals
-    def _fresh_code(self) -> str:
-        if len(self._by_code) >= CODE_SPACE:
+    def _fresh_code(self, avoid: set[str] | frozenset[str] = frozenset()) -> str:
+        """A random code that is not live (nor in `avoid`)."""
+        if len(self._by_code) + len(avoid) >= CODE_SPACE:
             raise LiveHelpError("no_codes", "Too many calls are being forwarded; try again soon.")
         while True:
             code = f"{secrets.randbelow(CODE_SPACE):0{CODE_DIGITS}d}"
-            if code not in self._by_code:
+            if code not in self._by_code and code not in avoid:
                 return code
+
+    def _add(self, access: AccessCode) -> None:
+        """The one insertion: both indexes."""
+        self._by_code[access.code] = access
+        self._by_client[access.client_key] = access
 
     def _remove(self, access: AccessCode | None) -> None:
         """The one removal function: both indexes."""

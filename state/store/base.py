@@ -12,7 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-SCHEMA_VERSION = 2
+# 3: sign-ins (server-side sign-in sessions).
+SCHEMA_VERSION = 3
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -124,6 +125,17 @@ class AuditEntry:
     time: datetime = field(default_factory=utcnow)
 
 
+@dataclass
+class SignIn:
+    """One sign-in of an account in one browser (its cookie names it). The store keeps
+    only a hash of the id the cookie carries, so a copy of the database signs nobody in."""
+
+    id_hash: str
+    user_id: str
+    created: datetime = field(default_factory=utcnow)
+    last_seen: datetime = field(default_factory=utcnow)
+
+
 class Store(abc.ABC):
     """Persistence for accounts, operator settings, sessions, chat and the audit log."""
 
@@ -154,6 +166,38 @@ class Store(abc.ABC):
     async def update_user(self, user: User) -> None:
         """Replace names, privileges and password hash of an existing account."""
 
+    @abc.abstractmethod
+    async def get_users(self, user_ids: list[str]) -> list[User]:
+        """The accounts among `user_ids` that exist, in one query (any order)."""
+
+    @abc.abstractmethod
+    async def delete_user(self, user_id: str) -> None:
+        """Remove the account, its operator settings and its sign-ins."""
+
+    # sign-ins (server-side sign-in sessions)
+    @abc.abstractmethod
+    async def create_sign_in(self, sign_in: SignIn) -> None: ...
+
+    @abc.abstractmethod
+    async def get_sign_ins(self, id_hashes: list[str]) -> list[SignIn]:
+        """The sign-ins among `id_hashes` that exist, in one query (any order)."""
+
+    @abc.abstractmethod
+    async def touch_sign_ins(self, id_hashes: list[str], moment: datetime) -> None:
+        """Set `last_seen` of these sign-ins to `moment`, in one write."""
+
+    @abc.abstractmethod
+    async def delete_sign_ins(self, id_hashes: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    async def delete_user_sign_ins(self, user_id: str) -> None:
+        """End every sign-in of the account."""
+
+    @abc.abstractmethod
+    async def delete_stale_sign_ins(self, seen_before: datetime, created_before: datetime) -> int:
+        """Remove sign-ins last seen before `seen_before` or created before
+        `created_before`; return how many."""
+
     # operator settings
     @abc.abstractmethod
     async def get_operator_settings(self, user_id: str) -> OperatorSettings:
@@ -180,8 +224,14 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
-        """Messages with seq > after_seq in seq order."""
+    async def get_messages(self, conversation: str, after_seq: int = 0,
+                           limit: int | None = None) -> list[ChatMessage]:
+        """Messages with seq > after_seq in seq order; the first `limit` of them when
+        given (a page of history: one bounded query)."""
+
+    @abc.abstractmethod
+    async def conversation_characters(self, conversation: str) -> int:
+        """The characters of all stored text of `conversation` (0 when it has none)."""
 
     @abc.abstractmethod
     async def count_messages(self) -> int: ...

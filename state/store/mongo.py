@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -29,6 +29,7 @@ from state.store.base import (
     DuplicateEmail,
     OperatorSettings,
     SessionRecord,
+    SignIn,
     Store,
     StoreUnavailable,
     User,
@@ -57,6 +58,18 @@ def _unavailable_on_connection_failure() -> Iterator[None]:
 def _utc(moment: datetime) -> datetime:
     # The driver hands back its own FixedOffset zone; callers expect datetime.UTC.
     return moment.astimezone(UTC)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    """Whole milliseconds since the epoch, exactly (no float rounding)."""
+    return (to_millis(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _from_epoch_ms(millis: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=millis)
 
 
 def _user(document: dict[str, Any]) -> User:
@@ -126,6 +139,8 @@ class MongoStore(Store):
                     [("conversation", ASCENDING), ("seq", ASCENDING)], unique=True)
                 await database.sessions.create_index("updated")
                 await database.audit.create_index("time")
+                # A sign-in's _id is the hash of its id; this serves "end them all".
+                await database.sign_ins.create_index("user_id")
         except BaseException:
             await client.close()
             raise
@@ -173,6 +188,58 @@ class MongoStore(Store):
             await self._db.users.update_one({"_id": user.id}, {"$set": {
                 "first_name": user.first_name, "last_name": user.last_name,
                 "privileges": list(user.privileges), "password_hash": user.password_hash}})
+
+    async def get_users(self, user_ids: list[str]) -> list[User]:
+        with _unavailable_on_connection_failure():
+            documents = await self._db.users.find(
+                {"_id": {"$in": sorted(set(user_ids))}}).to_list(None)
+        return [_user(document) for document in documents]
+
+    async def delete_user(self, user_id: str) -> None:
+        # Sign-ins first: should this stop half-way, the account is signed out, not
+        # a removed account with live cookies.
+        with _unavailable_on_connection_failure():
+            await self._db.sign_ins.delete_many({"user_id": user_id})
+            await self._db.operator_settings.delete_one({"_id": user_id})
+            await self._db.users.delete_one({"_id": user_id})
+
+    # -- sign-ins ---------------------------------------------------------------
+    # A sign-in's times are integer milliseconds since the epoch, not BSON dates:
+    # nx-27017 stores a date given to $set (touch_sign_ins) as text, and one update
+    # for many sign-ins needs $set.
+
+    async def create_sign_in(self, sign_in: SignIn) -> None:
+        with _unavailable_on_connection_failure():
+            await self._db.sign_ins.insert_one({
+                "_id": sign_in.id_hash, "user_id": sign_in.user_id,
+                "created": _epoch_ms(sign_in.created), "last_seen": _epoch_ms(sign_in.last_seen)})
+
+    async def get_sign_ins(self, id_hashes: list[str]) -> list[SignIn]:
+        with _unavailable_on_connection_failure():
+            documents = await self._db.sign_ins.find(
+                {"_id": {"$in": sorted(set(id_hashes))}}).to_list(None)
+        return [SignIn(id_hash=d["_id"], user_id=d["user_id"], created=_from_epoch_ms(d["created"]),
+                       last_seen=_from_epoch_ms(d["last_seen"])) for d in documents]
+
+    async def touch_sign_ins(self, id_hashes: list[str], moment: datetime) -> None:
+        with _unavailable_on_connection_failure():
+            await self._db.sign_ins.update_many({"_id": {"$in": sorted(set(id_hashes))}},
+                                                {"$set": {"last_seen": _epoch_ms(moment)}})
+
+    async def delete_sign_ins(self, id_hashes: list[str]) -> None:
+        with _unavailable_on_connection_failure():
+            await self._db.sign_ins.delete_many({"_id": {"$in": sorted(set(id_hashes))}})
+
+    async def delete_user_sign_ins(self, user_id: str) -> None:
+        with _unavailable_on_connection_failure():
+            await self._db.sign_ins.delete_many({"user_id": user_id})
+
+    async def delete_stale_sign_ins(self, seen_before: datetime, created_before: datetime) -> int:
+        with _unavailable_on_connection_failure():
+            result = await self._db.sign_ins.delete_many({"$or": [
+                {"last_seen": {"$lt": _epoch_ms(seen_before)}},
+                {"created": {"$lt": _epoch_ms(created_before)}}]})
+        return result.deleted_count
 
     # -- operator settings ------------------------------------------------------
 
@@ -268,12 +335,21 @@ class MongoStore(Store):
             answered.add(key)
         return results
 
-    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
+    async def get_messages(self, conversation: str, after_seq: int = 0,
+                           limit: int | None = None) -> list[ChatMessage]:
         with _unavailable_on_connection_failure():
             documents = await self._db.messages.find(
                 {"conversation": conversation, "seq": {"$gt": after_seq}}).sort(
-                "seq", ASCENDING).to_list(None)
+                "seq", ASCENDING).limit(limit or 0).to_list(None)  # limit(0): no limit
         return [_message(document) for document in documents]
+
+    async def conversation_characters(self, conversation: str) -> int:
+        pipeline = [{"$match": {"conversation": conversation}},
+                    {"$group": {"_id": None, "characters": {"$sum": {"$strLenCP": "$text"}}}}]
+        with _unavailable_on_connection_failure():
+            cursor = await self._db.messages.aggregate(pipeline)
+            results = await cursor.to_list(None)
+        return results[0]["characters"] if results else 0
 
     async def count_messages(self) -> int:
         with _unavailable_on_connection_failure():

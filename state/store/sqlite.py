@@ -21,6 +21,7 @@ import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,6 +32,7 @@ from state.store.base import (
     DuplicateEmail,
     OperatorSettings,
     SessionRecord,
+    SignIn,
     Store,
     StoreUnavailable,
     User,
@@ -46,9 +48,12 @@ from state.store.sqlite_rows import (
     checkpoint,
     from_text,
     insert_message,
+    make_private,
     message_from_row,
     open_connection,
+    select_in,
     session_from_row,
+    sign_in_from_row,
     to_text,
     user_from_row,
 )
@@ -123,8 +128,9 @@ class SQLiteStore(Store):
         """Open the file and create the schema; runs on the store's thread."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            make_private(self.path)
         except OSError as exc:
-            raise sqlite3.OperationalError(f"cannot create {self.path.parent}: {exc}") from exc
+            raise sqlite3.OperationalError(f"cannot create {self.path}: {exc}") from exc
         connection = open_connection(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
@@ -226,6 +232,48 @@ class SQLiteStore(Store):
             " WHERE id = ?",
             (user.first_name, user.last_name, json.dumps(list(user.privileges)),
              user.password_hash, user.id)))
+
+    async def get_users(self, user_ids: list[str]) -> list[User]:
+        rows = await self._run(lambda c: select_in(c, "users", "id", user_ids))
+        return [user_from_row(row) for row in rows]
+
+    async def delete_user(self, user_id: str) -> None:
+        def delete(connection: sqlite3.Connection) -> None:
+            for table, column in (("sign_ins", "user_id"), ("operator_settings", "user_id"),
+                                  ("users", "id")):
+                connection.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))
+
+        await self._run(lambda c: self._transaction(c, lambda: delete(c)))
+
+    # -- sign-ins ---------------------------------------------------------------
+
+    async def create_sign_in(self, sign_in: SignIn) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT INTO sign_ins (id_hash, user_id, created, last_seen) VALUES (?, ?, ?, ?)",
+            (sign_in.id_hash, sign_in.user_id, to_text(sign_in.created),
+             to_text(sign_in.last_seen))))
+
+    async def get_sign_ins(self, id_hashes: list[str]) -> list[SignIn]:
+        rows = await self._run(lambda c: select_in(c, "sign_ins", "id_hash", id_hashes))
+        return [sign_in_from_row(row) for row in rows]
+
+    async def touch_sign_ins(self, id_hashes: list[str], moment: datetime) -> None:
+        values = [(to_text(moment), id_hash) for id_hash in id_hashes]
+        await self._run(lambda c: self._transaction(c, lambda: c.executemany(
+            "UPDATE sign_ins SET last_seen = ? WHERE id_hash = ?", values)))
+
+    async def delete_sign_ins(self, id_hashes: list[str]) -> None:
+        values = [(id_hash,) for id_hash in id_hashes]
+        await self._run(lambda c: self._transaction(c, lambda: c.executemany(
+            "DELETE FROM sign_ins WHERE id_hash = ?", values)))
+
+    async def delete_user_sign_ins(self, user_id: str) -> None:
+        await self._run(lambda c: c.execute("DELETE FROM sign_ins WHERE user_id = ?", (user_id,)))
+
+    async def delete_stale_sign_ins(self, seen_before: datetime, created_before: datetime) -> int:
+        return await self._run(lambda c: c.execute(
+            "DELETE FROM sign_ins WHERE last_seen < ? OR created < ?",
+            (to_text(seen_before), to_text(created_before))).rowcount)
 
     # -- operator settings ------------------------------------------------------
 
@@ -349,11 +397,19 @@ class SQLiteStore(Store):
         finally:
             self._copying = None
 
-    async def get_messages(self, conversation: str, after_seq: int = 0) -> list[ChatMessage]:
+    async def get_messages(self, conversation: str, after_seq: int = 0,
+                           limit: int | None = None) -> list[ChatMessage]:
         rows = await self._run(lambda c: c.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation = ? AND seq > ?"
-            " ORDER BY seq", (conversation, after_seq)).fetchall())
+            " ORDER BY seq LIMIT ?",  # LIMIT -1: all of them
+            (conversation, after_seq, -1 if limit is None else limit)).fetchall())
         return [message_from_row(row) for row in rows]
+
+    async def conversation_characters(self, conversation: str) -> int:
+        # LENGTH counts characters of TEXT, as len() does; messages_once finds the rows.
+        return await self._run(lambda c: c.execute(
+            "SELECT COALESCE(SUM(LENGTH(text)), 0) FROM messages WHERE conversation = ?",
+            (conversation,)).fetchone()[0])
 
     async def count_messages(self) -> int:
         return await self._run(lambda c: c.execute("SELECT COUNT(*) FROM messages").fetchone()[0])

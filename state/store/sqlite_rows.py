@@ -3,12 +3,20 @@ the store's records (see sqlite.py for the store itself)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from state.store.base import AuditEntry, ChatMessage, SessionRecord, User
+from state.store.base import AuditEntry, ChatMessage, SessionRecord, SignIn, User
+
+# The database file, its -wal and -shm: owner only (other local accounts must not read
+# password hashes or chat).
+PRIVATE_FILE_MODE = 0o600
+# Values bound in one "IN (...)" query: SQLite before 3.32 allows 999 parameters.
+IN_CHUNK = 500
 
 MESSAGE_COLUMNS = (
     "conversation, seq, session_id, sender_key, sender_role, text, client_id, "
@@ -71,6 +79,20 @@ CREATE INDEX IF NOT EXISTS audit_by_time ON audit (time);
 """
 SCHEMA += MESSAGES_TABLE.format(name="messages") + MESSAGES_INDEX
 
+# Sign-ins, keyed by the hash of the id their cookie carries. sign_ins_by_user serves
+# "end every sign-in of this account"; stale ones are removed by last_seen / created
+# (a rare housekeeping scan, so no index for those).
+SIGN_INS_TABLE = """
+CREATE TABLE IF NOT EXISTS sign_ins (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    created TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sign_ins_by_user ON sign_ins (user_id);
+"""
+SCHEMA += SIGN_INS_TABLE
+
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
     # 1 -> 2: messages lose their (conversation, seq) primary key.
@@ -80,6 +102,8 @@ INSERT INTO messages_2 ({MESSAGE_COLUMNS})
 DROP TABLE messages;
 ALTER TABLE messages_2 RENAME TO messages;
 """ + MESSAGES_INDEX,
+    # 2 -> 3: server-side sign-ins; cookies made before name no sign-in and sign in again.
+    2: SIGN_INS_TABLE,
 }
 
 
@@ -111,6 +135,11 @@ def message_from_row(row: sqlite3.Row) -> ChatMessage:
     values = dict(row)
     values["time"] = from_text(values["time"])
     return ChatMessage(**values)
+
+
+def sign_in_from_row(row: sqlite3.Row) -> SignIn:
+    return SignIn(id_hash=row["id_hash"], user_id=row["user_id"],
+                  created=from_text(row["created"]), last_seen=from_text(row["last_seen"]))
 
 
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:
@@ -149,6 +178,29 @@ def insert_message(connection: sqlite3.Connection, message: ChatMessage, time_te
         return existing, 0
     last_seq[conversation] = seq + 1
     return None, seq + 1
+
+
+def select_in(connection: sqlite3.Connection, table: str, column: str,
+              values: list[str]) -> list[sqlite3.Row]:
+    """Rows of `table` whose `column` is one of `values` (our own table and column
+    names only), in chunks that stay under SQLite's limit on bound parameters."""
+    unique = list(dict.fromkeys(values))
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(unique), IN_CHUNK):
+        chunk = unique[start:start + IN_CHUNK]
+        rows += connection.execute(f"SELECT * FROM {table} WHERE {column} IN"
+                                   f" ({', '.join('?' * len(chunk))})", chunk).fetchall()
+    return rows
+
+
+def make_private(path: Path) -> None:
+    """Create the database file readable and writable by its owner only (it holds
+    password hashes and chat), and tighten an existing one with its -wal and -shm.
+    SQLite gives the -wal and -shm files it creates the database file's mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(path.with_name(name), PRIVATE_FILE_MODE)
 
 
 def open_connection(path: Path, busy_timeout_ms: int,
