@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import gc
 import getpass
 import logging
+import os
 import secrets
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 import tornado.ioloop
+import tornado.netutil
 import tornado.web
 
 from handlers import http_limits, metrics, rights, shutdown
@@ -29,7 +33,7 @@ from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.phone.codes import AccessCodes
-from state.store.base import Store
+from state.store.base import Store, StoreUnavailable
 
 HERE = Path(__file__).resolve().parent
 DEMO_INTERVIEWS = HERE / "interviews"
@@ -192,9 +196,67 @@ def make_app(services: Services) -> tornado.web.Application:
     )
 
 
+class StartupError(Exception):
+    """The server cannot start: one line for the person starting it, and the exit code
+    (2: the configuration is wrong; 1: the machine or a service it needs)."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def listening_sockets(config: Config) -> list[socket.socket]:
+    """The listening sockets, bound before anything is written, so a server that cannot
+    listen changes nothing (no first admin whose password nobody saw)."""
+    try:
+        return tornado.netutil.bind_sockets(config.port, config.host)
+    except socket.gaierror:
+        raise StartupError(f"config key 'host': {config.host!r} is not an address of this "
+                           "machine or a name that resolves", 2) from None
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {config.port} on {config.host} is in use by another "
+                               "program; stop it or choose another port with --port") from None
+        if error.errno == errno.EACCES:
+            raise StartupError(f"not allowed to listen on port {config.port}; ports below "
+                               "1024 need root, choose another with --port") from None
+        if error.errno == errno.EADDRNOTAVAIL:
+            raise StartupError(f"config key 'host': {config.host} is not an address of this "
+                               "machine", 2) from None
+        raise StartupError(f"cannot listen on {config.host}:{config.port}: "
+                           f"{error.strerror}") from None
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise StartupError(f"cannot create the data directory {data_dir}: {error.strerror}; "
+                           "choose another with --data-dir") from None
+    if not os.access(data_dir, os.W_OK | os.X_OK):
+        raise StartupError(f"the data directory {data_dir} is not writable by this user; "
+                           "fix its permissions or choose another with --data-dir")
+
+
+async def open_store(services: Services) -> None:
+    """Open the store and become its one chat writer, or say in one line why not."""
+    try:
+        await services.start()
+        await services.store.claim_writer()
+    except (StoreUnavailable, OSError) as error:
+        await services.stop()
+        reason = str(error).splitlines()[0]
+        if services.config.database == "mongodb" and "unreachable" in reason:
+            reason = (f"MongoDB at {services.config.mongodb_uri} did not answer; is it "
+                      "running and reachable from here?")
+        raise StartupError(f"cannot use the store: {reason}") from None
+
+
 async def serve(config: Config) -> None:
     services = make_services(config)
-    await services.start()
+    sockets = listening_sockets(config)
+    prepare_data_dir(config.data_dir)
+    await open_store(services)
     password = await users.ensure_first_admin(services.store)
     if password:
         print("Created the first operator account (shown only this once):", flush=True)
@@ -209,7 +271,7 @@ async def serve(config: Config) -> None:
     metrics.start_loop_lag_sampler(app)
     # Header, idle and body limits, and an accept loop that pauses without descriptors.
     server = http_limits.make_http_server(app, config)
-    server.listen(config.port, config.host)
+    server.add_sockets(sockets)
     print(f"livehelp listening on http://{config.host}:{config.port}{config.url_root}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -294,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in broken.problems:
             print(problem, file=sys.stderr)
         return 2
+    except StartupError as error:
+        print(f"livehelp: not started: {error}", file=sys.stderr)
+        return error.exit_code
     return 0
 
 

@@ -9,6 +9,7 @@ LIVEHELP_MONGODB_URI).
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -209,13 +210,16 @@ def _config_error(message: str, raw: dict) -> ConfigError:
         problem, where = message, ""
     keys = [key for key in where.rstrip("`").split(".") if key]
     unknown = re.fullmatch(r"Object contains unknown field `(.*)`", problem, re.DOTALL)
-    if unknown:
-        return ConfigError(": ".join([*keys, unknown[1]]), "is not a known key")
     kind: Any = ConfigFile
     value: Any = raw
     for key in keys:
         kind = next(info.type for info in msgspec.structs.fields(kind) if info.encode_name == key)
         value = value[key]
+    if unknown:
+        known = [info.encode_name for info in msgspec.structs.fields(kind)]
+        near = difflib.get_close_matches(unknown[1], known, n=1)
+        return ConfigError(": ".join([*keys, unknown[1]]), "is not a known key" +
+                           (f" (did you mean '{near[0]}'?)" if near else ""))
     if isinstance(kind, type) and issubclass(kind, _Section):
         return ConfigError(": ".join(keys), f"must be a mapping, not {value!r}")
     meta = next(meta for meta in kind.__metadata__ if isinstance(meta, Meta))

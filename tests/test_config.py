@@ -91,9 +91,14 @@ def test_each_bad_key_is_named(raw: dict, key: str) -> None:
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"database": {"typ": "mongodb"}}, "config key 'database: typ': is not a known key"),
-    ({"twilio": {"voicee": True}}, "config key 'twilio: voicee': is not a known key"),
-    ({"live help": {"nap seconds": 3}}, "config key 'live help: nap seconds': is not a known key"),
+    ({"database": {"typ": "mongodb"}},
+     "config key 'database: typ': is not a known key (did you mean 'type'?)"),
+    ({"twilio": {"voicee": True}},
+     "config key 'twilio: voicee': is not a known key (did you mean 'voice'?)"),
+    ({"live help": {"nap seconds": 3}},
+     "config key 'live help: nap seconds': is not a known key (did you mean 'ping seconds'?)"),
+    ({"limits": {"colour": 3}}, "config key 'limits: colour': is not a known key"),
+    ({"prot": 8080}, "config key 'prot': is not a known key (did you mean 'port'?)"),
 ])
 def test_an_unknown_key_at_any_depth_is_refused_by_its_path(raw: dict, message: str) -> None:
     with pytest.raises(ConfigError) as error:

@@ -146,6 +146,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    async def claim_writer(self) -> None:
+        """Become the one server process that writes chat to this store, or raise
+        StoreUnavailable naming the one that does (the server calls it at start)."""
+
     # accounts
     @abc.abstractmethod
     async def create_user(self, user: User) -> User:

@@ -371,11 +371,15 @@ class SQLiteStore(Store):
                     message, seq=seq, time=from_text(time_text)), True))
         return results
 
+    async def claim_writer(self) -> None:
+        self._claim_chat()
+
     def _claim_chat(self) -> None:
         """Seqs come from a cache (see insert_message) that is exact only while one
-        process writes chat, so the first batch takes an exclusive lock on a file
-        beside the database, kept until close. Other processes (`livehelp user ...`)
-        may still use the store for anything else."""
+        process writes chat, so the server takes an exclusive lock on a file beside the
+        database at start (or the first batch does), kept until close, with its pid in
+        the file. Other processes (`livehelp user ...`) may still use the store for
+        anything else."""
         if self._chat_lock is not None:
             return
         descriptor = os.open(self.path.with_name(self.path.name + ".chat-lock"),
@@ -383,9 +387,12 @@ class SQLiteStore(Store):
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
+            holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
             os.close(descriptor)
-            raise StoreUnavailable(
-                f"another livehelp server writes chat to {self.path}; stop it first") from exc
+            raise StoreUnavailable(f"another livehelp server (pid {holder}) writes chat to "
+                                   f"{self.path}; stop it first") from exc
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
         self._chat_lock = descriptor
 
     async def _copy_log(self) -> None:
