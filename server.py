@@ -287,7 +287,13 @@ async def serve(config: Config) -> None:
 
 
 async def user_command(config: Config, args: argparse.Namespace) -> int:
-    """`livehelp user add|list|set-password|set-privilege`: the store alone."""
+    """`livehelp user add|list|set-password|set-privilege`: the store alone. Only `serve`
+    creates a data directory: a mistyped one must not look like an empty server."""
+    if config.database == "sqlite" and not config.database_path.exists():
+        print(f"livehelp: there is no livehelp database at {config.database_path}; check "
+              "--data-dir (or the config's data dir), or start the server once to create it",
+              file=sys.stderr)
+        return 1
     store = make_store(config)
     await store.open()
     try:
@@ -296,22 +302,46 @@ async def user_command(config: Config, args: argparse.Namespace) -> int:
         await store.close()
 
 
+DESCRIPTION = """\
+livehelp: live help from human operators for people filling in web interviews. With
+no command it serves the interviews, the operators' Monitor and live chat (at
+http://127.0.0.1:8080/ unless the config or --host/--port say otherwise); the first
+start creates the account admin@localhost and prints its password once.
+"""
+
+
+def options_parser(suppress: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its name (`suppress`: a default
+    given after the command must not hide one given before it)."""
+    default = argparse.SUPPRESS if suppress else None
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", metavar="FILE", default=default,
+                         help="the YAML config file (default: every key's default)")
+    options.add_argument("--host", default=default,
+                         help="the address to listen on (default 127.0.0.1)")
+    options.add_argument("--port", type=int, default=default,
+                         help="the port to listen on (default 8080)")
+    options.add_argument("--data-dir", metavar="DIR", default=default,
+                         help="where the SQLite database and the cookie secret live "
+                              "(default ./data)")
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="livehelp", description=__doc__)
-    parser.add_argument("--config", help="YAML config file (default: built-in defaults)")
-    parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default 8080)")
-    parser.add_argument("--data-dir", help="where the SQLite store and cookie secret live")
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("serve", help="run the server (the default)")
+    parser = argparse.ArgumentParser(prog="livehelp", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     parents=[options_parser(suppress=False)])
+    after = [options_parser(suppress=True)]
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("serve", parents=after, help="run the server (the default)")
     check = commands.add_parser(
-        "check", help="check interview files without serving them",
+        "check", parents=after, help="check interview files without serving them",
         description="Check interview files completely (YAML, fields, conditions, templates, "
                     "code, names no screen defines) and print one 'file:line: message' per "
                     "problem. Exit code 0: no problems; 1: problems found.")
     check.add_argument("files", nargs="*", type=Path, metavar="FILE",
                        help="interview files or folders (default: the config's interviews dir)")
-    cli.add_user_parser(commands)
+    cli.add_user_parser(commands, after)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import sys
 from collections.abc import AsyncIterator
@@ -301,9 +302,50 @@ def test_server_main_runs_user_commands_against_the_data_dir(
     import server
 
     data = str(tmp_path / "data")
+    asyncio.run(created_database(tmp_path / "data"))  # as the server's first start does
     monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
     assert server.main(["--data-dir", data, "user", "add", "ops@example.org",
                         "--privilege", "advocate", "--password-stdin"]) == 0
     capsys.readouterr()
-    assert server.main(["--data-dir", data, "user", "list"]) == 0
+    assert server.main(["user", "list", "--data-dir", data]) == 0  # options after, too
     assert "ops@example.org\tadvocate" in capsys.readouterr().out
+
+
+async def created_database(data_dir: Path) -> None:
+    store = SQLiteStore(data_dir / "livehelp.sqlite3")
+    await store.open()
+    await store.close()
+
+
+def test_a_user_command_on_a_missing_data_dir_says_so_and_creates_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import server
+
+    mistyped = tmp_path / "dta"
+    assert server.main(["user", "list", "--data-dir", str(mistyped)]) == 1
+    assert "there is no livehelp database at" in capsys.readouterr().err
+    assert not mistyped.exists()
+
+
+def test_a_piped_password_without_password_stdin_is_refused_in_words(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import server
+
+    asyncio.run(created_database(tmp_path / "data"))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(PASSWORD + "\n"))
+    assert server.main(["user", "add", "ops@example.org", "--password-stdin",
+                        "--data-dir", str(tmp_path / "data")]) == 0
+
+    def piped(prompt: str) -> str:  # getpass reading a pipe that holds one line
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("another password\n"))
+    monkeypatch.setattr(server.getpass, "getpass", piped)
+    capsys.readouterr()
+    assert server.main(["user", "set-password", "ops@example.org",
+                        "--data-dir", str(tmp_path / "data")]) == 2
+    assert "add --password-stdin" in capsys.readouterr().err

@@ -22,29 +22,42 @@ from state.accounts.users import (
 )
 from state.store.base import PRIVILEGES, Store, User
 
+PASSWORD_STDIN_HELP = ("read the password from the first line of standard input, e.g. "
+                       "`printf '%%s\\n' \"$PASSWORD\" | livehelp user ... --password-stdin`; "
+                       "otherwise it is asked for twice at the terminal")
 
-def add_user_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add `user add|list|set-password|set-privilege|remove` to the program's sub-commands."""
-    user = subparsers.add_parser("user", help="manage accounts",
-                                 description="Manage operator and user accounts.")
+
+def add_user_parser(subparsers: argparse._SubParsersAction,
+                    parents: list[argparse.ArgumentParser] | None = None) -> None:
+    """Add `user add|list|set-password|set-privilege|remove` to the program's sub-commands;
+    `parents` carry the options every command takes (--config, --data-dir, ...)."""
+    parents = parents or []
+    user = subparsers.add_parser(
+        "user", help="manage accounts (operators sign in with these)", parents=parents,
+        description="Manage the accounts of the server whose data directory (or database) "
+                    "the options name. Run it beside a running server: a changed password, "
+                    "privilege or a removal signs the account out there within a second.")
     commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
-    add = commands.add_parser("add", help="create an account (prints a password if none given)")
+    add = commands.add_parser("add", parents=parents,
+                              help="create an account (prints a password if none given)")
     add.add_argument("email")
     add.add_argument("--privilege", choices=PRIVILEGES, default="user",
                      help="admin, advocate (operators) or user (default)")
     add.add_argument("--first-name", default="")
     add.add_argument("--last-name", default="")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from the first line of standard input")
-    commands.add_parser("list", help="list accounts")
-    set_pw = commands.add_parser("set-password", help="set an account's password")
+    add.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN_HELP)
+    commands.add_parser("list", parents=parents, help="list accounts: email, privilege, name")
+    set_pw = commands.add_parser("set-password", parents=parents,
+                                 help="set an account's password (signs it out everywhere)")
     set_pw.add_argument("email")
-    set_pw.add_argument("--password-stdin", action="store_true",
-                        help="read the password from the first line of standard input")
-    set_priv = commands.add_parser("set-privilege", help="set an account's privilege")
+    set_pw.add_argument("--password-stdin", action="store_true", help=PASSWORD_STDIN_HELP)
+    set_priv = commands.add_parser("set-privilege", parents=parents,
+                                   help="set an account's privilege (signs it out everywhere)")
     set_priv.add_argument("email")
-    set_priv.add_argument("privilege", choices=PRIVILEGES)
-    remove = commands.add_parser("remove", help="remove an account and end its sign-ins")
+    set_priv.add_argument("privilege", choices=PRIVILEGES,
+                          help="admin, advocate (operators: the Monitor) or user")
+    remove = commands.add_parser("remove", parents=parents,
+                                 help="remove an account and end its sign-ins")
     remove.add_argument("email")
 
 
@@ -115,9 +128,14 @@ async def _set_password(store: Store, args: argparse.Namespace,
     if args.password_stdin:
         password = _read_stdin_password()
     else:
-        password = ask_password(f"New password for {user.email}: ")
-        check_password(password)
-        if ask_password("Repeat the password: ") != password:
+        try:
+            password = ask_password(f"New password for {user.email}: ")
+            check_password(password)
+            repeated = ask_password("Repeat the password: ")
+        except EOFError:
+            return _fail("no password given (the input ended); to pipe one in, add "
+                         "--password-stdin", 2)
+        if repeated != password:
             return _fail("the passwords do not match; nothing was changed")
     await set_password(store, user, password)
     await audit(store, None, "set password", user.email)
