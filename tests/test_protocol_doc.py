@@ -50,3 +50,26 @@ def test_the_parser_reads_every_table() -> None:
     """Guards the test above against a parser that finds nothing (and so agrees with {})."""
     tables = documented()
     assert len(tables["Interviewee socket"]) == 8 and len(tables["Operator socket"]) == 17
+
+
+# Where the server makes an error reply: the code is the first argument.
+ERROR_CALL = re.compile(
+    r"(?:LiveHelpError|Refused|_refuse|send_refusal|super\(\).__init__)\(\s*\"([a-z_]+)\"")
+
+
+def codes_the_server_sends() -> set[str]:
+    root = PROTOCOL.parent.parent
+    return {code for path in [*root.glob("state/**/*.py"), *root.glob("handlers/*.py")]
+            for code in ERROR_CALL.findall(path.read_text(encoding="utf-8"))}
+
+
+def documented_codes() -> set[str]:
+    text = PROTOCOL.read_text(encoding="utf-8")
+    table = text[text.index("### Error codes"):text.index("## Chat messages")]
+    return set(re.findall(r"^\| `([a-z_]+)` \|", table, re.MULTILINE))
+
+
+def test_every_error_code_sent_is_documented_and_every_documented_one_is_sent() -> None:
+    sent = codes_the_server_sends()
+    assert len(sent) > 20, "the search finds nothing: the test would pass for nothing"
+    assert documented_codes() == sent
