@@ -75,6 +75,12 @@ class FieldChange(Message, tag="field"):
 
 
 # ---------------------------------------------------------------- operator socket
+class EntryMessage(Message):
+    """An operator's message about one Monitor entry (`session`: the entry key)."""
+
+    session: SessionKey
+
+
 class MonitorHello(Message, tag="hello"):
     last_seq: dict[str, Seq | None] = {}
 
@@ -91,58 +97,53 @@ class SetPhone(Message, tag="set_phone"):
     phone: Phone
 
 
-class OperatorChat(Message, tag="chat"):
-    session: SessionKey
+class OperatorChat(EntryMessage, tag="chat"):
     client_id: ClientId
     text: ChatText
 
 
-class Take(Message, tag="take"):
-    session: SessionKey
+class Take(EntryMessage, tag="take"):
+    pass
 
 
-class OperatorTyping(Message, tag="typing"):
-    session: SessionKey
+class OperatorTyping(EntryMessage, tag="typing"):
     typing: bool
 
 
-class Block(Message, tag="block"):
-    session: SessionKey
+class Block(EntryMessage, tag="block"):
+    pass
 
 
-class Unblock(Message, tag="unblock"):
-    session: SessionKey
+class Unblock(EntryMessage, tag="unblock"):
+    pass
 
 
-class PhoneForwarding(Message, tag="phone"):
-    session: SessionKey
+class PhoneForwarding(EntryMessage, tag="phone"):
     on: bool
 
 
-class Observe(Message, tag="observe"):
-    session: SessionKey
+class Observe(EntryMessage, tag="observe"):
+    pass
 
 
-class StopObserve(Message, tag="stop_observe"):
-    session: SessionKey
+class StopObserve(EntryMessage, tag="stop_observe"):
+    pass
 
 
-class Control(Message, tag="control"):
-    session: SessionKey
+class Control(EntryMessage, tag="control"):
+    pass
 
 
-class StopControl(Message, tag="stop_control"):
-    session: SessionKey
+class StopControl(EntryMessage, tag="stop_control"):
+    pass
 
 
-class SetField(Message, tag="set_field"):
-    session: SessionKey
+class SetField(EntryMessage, tag="set_field"):
     name: FieldName
     value: Any
 
 
-class Press(Message, tag="press"):
-    session: SessionKey
+class Press(EntryMessage, tag="press"):
     action: Action
 
 
