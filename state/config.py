@@ -71,6 +71,11 @@ class TwilioFile(_Section):
     # Five minutes is long enough to find a phone and dial, short enough that a
     # leaked code is worthless soon after.
     code_minutes: Positive = 5.0
+    # Wrong codes all callers together may type in 24 hours before code entry pauses:
+    # 9 keeps a guesser with unlimited numbers below a 1 % chance a day of reaching an
+    # operator while 10 codes are live (state/phone/limits.py). A larger number pauses
+    # honest callers less often and gives a guesser more chances.
+    wrong_codes_per_day: Count = 9
 
 
 class LiveHelpFile(_Section):
@@ -155,6 +160,7 @@ class TwilioConfig:
     auth_token: str = _TWILIO.auth_token
     number: str = _TWILIO.number
     code_minutes: float = _TWILIO.code_minutes
+    wrong_codes_per_day: int = _TWILIO.wrong_codes_per_day
 
 
 @dataclass

@@ -80,6 +80,7 @@ class ForwardingSettings(Protocol):
     voice: bool
     number: str  # the central number, E.164
     code_minutes: float
+    wrong_codes_per_day: int
 
 
 class AccessCodes(Extension):
@@ -91,7 +92,7 @@ class AccessCodes(Extension):
         self.twilio = twilio
         self.clock = clock
         self.limiter = CallerLimiter(clock=clock)
-        self.budget = WrongCodeBudget(clock=clock)
+        self.budget = WrongCodeBudget(budget=twilio.wrong_codes_per_day, clock=clock)
         self._by_code: dict[str, AccessCode] = {}
         self._by_client: dict[str, AccessCode] = {}
         # client key -> (operator id, until): the Monitor's "call connected" mark.
