@@ -1,6 +1,6 @@
 // Shared by the Monitor and the interviewee's Help tab: a WebSocket that
-// reconnects by itself, and a chat log that keeps messages sorted by seq,
-// exactly once, with "sending…" entries until the server acknowledges them.
+// reconnects by itself and says in words why it is down, plus small DOM helpers.
+// The chat log (messages by seq, resending) is in lh-chat-log.js.
 
 /** ws:// or wss:// URL of `path` under the site's url root. */
 export function socketUrl(path) {
@@ -14,15 +14,40 @@ export function pageUrl(path) {
   return (document.body.dataset.urlRoot || "/") + path;
 }
 
+/** A new element; `text` goes in as text, never as markup. */
+export function make(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text !== undefined) element.textContent = text;
+  return element;
+}
+
 // Backoff: quick first retry (a reload or a blip), doubling up to a ceiling
 // that still feels live; jitter keeps many pages from reconnecting in step.
+// A refused upgrade (HTTP 429, too many sockets) never opens, so it keeps doubling.
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10000;
+
+// Close codes the server uses (docs/protocol.md).
+export const CLOSE_RESTARTING = 1012; // graceful shutdown: come back in a moment
+export const CLOSE_TOO_FAR_BEHIND = 1013; // this page read too slowly: reconnect and replay
+// The account lost its right to this socket: reconnecting cannot help.
+export const CLOSE_FOR_GOOD = {
+  4001: { words: "You were signed out.", link: "Sign in again" },
+  4003: { words: "Your operator rights were removed.", link: "Sign in with another account" },
+};
+
+const WORDS_DISCONNECTED = "Disconnected — reconnecting…";
+const WORDS_RESTARTING = "The server is restarting; reconnecting…";
 
 export class LiveSocket {
   /**
    * @param {string} path  socket path under the url root
-   * @param {{onOpen: function, onMessage: function, onDown?: function, notice?: HTMLElement}} handlers
+   * @param {{onOpen: function, onMessage: function, onDown?: function,
+   *          onEnded?: function({code: number, words: string}), notice?: HTMLElement,
+   *          signIn?: string}} handlers
+   *   `notice` is a live region (role="status") that says why the socket is down;
+   *   `signIn` (a URL) is offered there when the account lost its right to the socket.
    */
   constructor(path, handlers) {
     this.path = path;
@@ -36,11 +61,13 @@ export class LiveSocket {
 
   connect() {
     clearTimeout(this.timer);
+    this.timer = null;
+    if (this.closedForGood) return;
     const ws = new WebSocket(socketUrl(this.path));
     this.ws = ws;
     ws.addEventListener("open", () => {
       this.retryMs = FIRST_RETRY_MS;
-      this.showNotice(false);
+      this.showNotice("");
       this.handlers.onOpen();
     });
     ws.addEventListener("message", (event) => {
@@ -55,16 +82,32 @@ export class LiveSocket {
         if (message && typeof message.type === "string") this.handlers.onMessage(message);
       }
     });
-    ws.addEventListener("close", (event) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
+    ws.addEventListener("close", (event) => this.closed(ws, event));
+  }
+
+  closed(ws, event) {
+    if (this.ws !== ws) return;
+    this.ws = null;
+    const forGood = CLOSE_FOR_GOOD[event.code];
+    if (forGood) {
+      this.closedForGood = true;
+      const words = event.reason ? sentence(event.reason) : forGood.words;
+      this.showNotice(words, forGood.link);
       if (this.handlers.onDown) this.handlers.onDown(event);
-      if (this.closedForGood) return;
-      this.showNotice(true);
-      const delay = this.retryMs * (0.75 + Math.random() * 0.5);
-      this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
-      this.timer = setTimeout(() => this.connect(), delay);
-    });
+      if (this.handlers.onEnded) this.handlers.onEnded({ code: event.code, words });
+      return;
+    }
+    if (this.handlers.onDown) this.handlers.onDown(event);
+    if (this.closedForGood) return;
+    if (event.code === CLOSE_RESTARTING) {
+      this.retryMs = FIRST_RETRY_MS; // it will be back soon; do not wait long for it
+      this.showNotice(WORDS_RESTARTING);
+    } else {
+      this.showNotice(WORDS_DISCONNECTED);
+    }
+    const delay = this.retryMs * (0.75 + Math.random() * 0.5);
+    this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
+    this.timer = setTimeout(() => this.connect(), delay);
   }
 
   retryNow() {
@@ -85,143 +128,45 @@ export class LiveSocket {
     return true;
   }
 
-  showNotice(down) {
+  /** Say why the socket is down ("" when it is up); `signInWords`, when the socket is
+   * down for good, label a link to sign in. The notice is a live region that stays in
+   * the page (empty when all is well), so screen readers announce each change. */
+  showNotice(words, signInWords = "") {
     const notice = this.handlers.notice;
-    if (notice) notice.hidden = !down;
+    if (!notice) return;
+    const final = Boolean(signInWords);
+    notice.hidden = false;
+    notice.classList.toggle("bad", final);
+    notice.classList.toggle("warn", !final);
+    if (!words) {
+      notice.replaceChildren();
+      return;
+    }
+    const parts = [make("strong", "", words)];
+    if (final && this.handlers.signIn) {
+      const link = make("a", "", signInWords);
+      link.href = this.handlers.signIn;
+      parts.push(" ", link);
+    }
+    notice.replaceChildren(...parts);
   }
 }
 
+/** "You were signed out" → "You were signed out." */
+function sentence(text) {
+  return /[.!?…]$/.test(text) ? text : `${text}.`;
+}
+
+// A fresh random prefix per page load keeps this page's client ids apart from
+// those of the sender's other tabs. It says nothing about who the sender is:
+// the server tells every page whose message is whose (`sender`).
+const CLIENT_PREFIX = `c-${Math.random().toString(36).slice(2, 10)}`;
 let clientCounter = 0;
-let clientPrefix = null;
 
-/** Use `prefix` for client ids from now on (a page that must recognise its own messages). */
-export function setClientIdPrefix(prefix) {
-  clientPrefix = prefix;
-}
-
-export function clientIdPrefix() {
-  if (!clientPrefix) clientPrefix = `c-${Math.random().toString(36).slice(2, 10)}`;
-  return clientPrefix;
-}
-
-/** A client message id unique for this sender: prefix + time + counter. */
+/** A client message id unique for this sender: page prefix + time + counter. */
 export function newClientId() {
   clientCounter += 1;
-  return `${clientIdPrefix()}-${Date.now().toString(36)}-${clientCounter}`;
-}
-
-/** Messages of one conversation: stored ones by seq, plus unacknowledged ones. */
-export class ChatLog {
-  constructor(conversation) {
-    this.conversation = conversation;
-    this.bySeq = new Map();
-    this.pending = new Map(); // client_id -> {client_id, text, name, time, acked, failed}
-    this.listeners = new Set();
-  }
-
-  onChange(listener) {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  changed() {
-    for (const listener of this.listeners) listener(this);
-  }
-
-  /** Add a stored message; returns false when it was already there. */
-  add(message) {
-    if (typeof message.seq !== "number" || this.bySeq.has(message.seq)) return false;
-    this.bySeq.set(message.seq, message);
-    if (message.client_id) this.pending.delete(message.client_id);
-    this.changed();
-    return true;
-  }
-
-  /** Highest seq up to which every message is here (what `hello` asks after). */
-  contiguous() {
-    let seq = 0;
-    while (this.bySeq.has(seq + 1)) seq += 1;
-    return seq;
-  }
-
-  get size() {
-    return this.bySeq.size + this.pending.size;
-  }
-
-  addPending(clientId, text, name) {
-    this.pending.set(clientId, { client_id: clientId, text, name, time: new Date().toISOString(),
-      acked: false, failed: null });
-    this.changed();
-  }
-
-  ack(clientId, seq) {
-    const item = this.pending.get(clientId);
-    if (!item) return;
-    if (this.bySeq.has(seq)) this.pending.delete(clientId);
-    else item.acked = true;
-    this.changed();
-  }
-
-  fail(clientId, reason) {
-    const item = this.pending.get(clientId);
-    if (!item) return false;
-    item.failed = reason;
-    this.changed();
-    return true;
-  }
-
-  /** Unacknowledged, not refused messages, oldest first: resent after a reconnect. */
-  unacked() {
-    return [...this.pending.values()].filter((item) => !item.acked && !item.failed);
-  }
-
-  /** Stored messages in seq order, then pending ones. */
-  items() {
-    const stored = [...this.bySeq.values()].sort((a, b) => a.seq - b.seq);
-    return stored.concat([...this.pending.values()].map((p) => ({ ...p, pending: true })));
-  }
-}
-
-function timeText(iso) {
-  const date = new Date(iso);
-  if (Number.isNaN(date.getTime())) return "";
-  return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-/**
- * Draw `log` into the list element `list`. `isMine(item)` says which side a
- * message goes; `classify(item)` may add a class. Text goes in with textContent only.
- */
-/** A new element; `text` goes in as text, never as markup. */
-export function make(tag, className, text) {
-  const element = document.createElement(tag);
-  if (className) element.className = className;
-  if (text !== undefined) element.textContent = text;
-  return element;
-}
-
-export function renderChat(list, log, isMine, classify = () => "") {
-  const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  const fragment = document.createDocumentFragment();
-  for (const item of log.items()) {
-    const mine = item.pending || isMine(item);
-    const li = make("li", `chat-message ${mine ? "mine" : "theirs"} ${classify(item)}`.trim());
-    if (item.seq) li.dataset.seq = String(item.seq);
-    const who = make("span", "chat-name",
-      mine ? "You" : (item.name || (item.role === "operator" ? "Operator" : "User")));
-    const when = make("time", "", timeText(item.time));
-    when.dateTime = item.time || "";
-    const meta = make("span", "chat-meta");
-    meta.append(who, " ", when);
-    li.append(meta, make("span", "chat-text", item.text));
-    if (item.pending) {
-      li.append(make("span", item.failed ? "chat-state failed" : "chat-state",
-        item.failed ? `Not sent: ${item.failed}` : (item.acked ? "sent" : "sending…")));
-    }
-    fragment.append(li);
-  }
-  list.replaceChildren(fragment);
-  if (nearBottom || log.pending.size) list.scrollTop = list.scrollHeight;
+  return `${CLIENT_PREFIX}-${Date.now().toString(36)}-${clientCounter}`;
 }
 
 /** Calls `send(true)` at most every `everyMs` while typing and `send(false)` after a pause. */

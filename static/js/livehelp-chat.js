@@ -1,9 +1,9 @@
 // The interviewee's side of live help (loaded by livehelp-user.js): nav icons, the chat in the Help tab,
 // speaking `ws/user/<session id>` (docs/protocol.md). Text goes in with textContent.
 
-import {
-  ChatLog, LiveSocket, clientIdPrefix, newClientId, renderChat, setClientIdPrefix, typingNotifier,
-} from "./lh-socket.js";
+import { ChatLog, renderChat, senderLabel } from "./lh-chat-log.js";
+import { HistoryAsker } from "./lh-history.js";
+import { LiveSocket, newClientId, pageUrl, typingNotifier } from "./lh-socket.js";
 import { UserCoBrowse } from "./livehelp-cobrowse.js";
 
 const main = document.querySelector("main[data-session]");
@@ -11,27 +11,28 @@ const sessionId = main && main.dataset.session;
 const $ = (id) => document.getElementById(id);
 // Partner typing indicators vanish by themselves if "stopped typing" never arrives.
 const TYPING_TIMEOUT_MS = 6000;
-
-// Client ids start with a per-browser prefix so a page knows its own messages
-// in a group (peer) conversation, even after a reload.
-const PREFIX_KEY = "livehelp-client-prefix";
-let prefix = localStorage.getItem(PREFIX_KEY);
-if (!prefix) {
-  prefix = clientIdPrefix();
-  localStorage.setItem(PREFIX_KEY, prefix);
-}
-setClientIdPrefix(prefix);
+// After a restart, chat is turned back on once an operator is back: their Monitor
+// reconnects within the socket's backoff ceiling (10 s). Three times that, and what
+// waits is sent anyway, to be refused in words rather than left "sending…".
+const RESUME_WAIT_MS = 30000;
+// Refusals of frames other than chat that the chat box need not show: screen reports
+// are best effort, typing frames are coalesced by the server.
+const QUIET_REFS = new Set(["screen", "field", "typing"]);
 
 class UserChat {
   constructor() {
     this.activeKey = `livehelp-active:${sessionId}`;
-    this.meKey = `livehelp-me:${sessionId}`;
-    this.me = sessionStorage.getItem(this.meKey);
+    this.me = null; // this browser's sender id, from the server's `state`
     this.state = null;
     this.statesSinceOpen = 0;
+    this.ready = false; // the server has chat on for this socket: chats may go
+    this.resuming = false; // chat was on before the socket dropped: turn it back on
+    this.activating = false; // we asked to turn it back on; the answer is not in yet
     this.logs = new Map();
     this.log = this.logFor("");
     this.typingTimer = null;
+    this.history = new HistoryAsker((message) => this.send(message));
+    this.helloTimer = null;
     this.input = $("lh-input");
     this.list = $("lh-messages");
     const typing = typingNotifier((on) => this.socket.send({ type: "typing", typing: on }));
@@ -49,10 +50,12 @@ class UserChat {
     this.input.addEventListener("input", () => typing.input());
     $("lh-activate").addEventListener("click", () => {
       this.error("");
+      this.resuming = false;
       sessionStorage.setItem(this.activeKey, "1");
       if (!this.socket.send({ type: "activate" })) this.error("Not connected yet; trying again…");
     });
     $("lh-deactivate").addEventListener("click", () => {
+      this.resuming = false;
       sessionStorage.removeItem(this.activeKey);
       this.socket.send({ type: "deactivate" });
     });
@@ -67,8 +70,11 @@ class UserChat {
     this.cobrowse = new UserCoBrowse((message) => this.send(message));
     this.socket = new LiveSocket(`ws/user/${encodeURIComponent(sessionId)}`, {
       notice: $("lh-connection"),
+      signIn: pageUrl(`login?next=${encodeURIComponent(location.pathname)}`),
       onOpen: () => this.hello(),
       onMessage: (message) => this.receive(message),
+      onDown: () => this.down(),
+      onEnded: ({ words }) => this.ended(words),
     });
     this.socket.connect();
   }
@@ -77,6 +83,9 @@ class UserChat {
     let log = this.logs.get(conversation);
     if (!log) {
       log = new ChatLog(conversation);
+      log.me = this.me;
+      log.transport = (item) => this.ready
+        && this.send({ type: "chat", client_id: item.client_id, text: item.text });
       log.onChange(() => this.draw());
       this.logs.set(conversation, log);
     }
@@ -85,15 +94,31 @@ class UserChat {
 
   hello() {
     this.statesSinceOpen = 0;
+    this.ready = false;
+    this.activating = false;
+    // Messages wait for the answer to hello: it says whether chat is on again.
+    this.resuming = sessionStorage.getItem(this.activeKey) === "1";
+    clearTimeout(this.resumeTimer);
+    if (this.resuming) this.resumeTimer = setTimeout(() => this.stopResuming(), RESUME_WAIT_MS);
     this.cobrowse.opened();
-    this.send({
-      type: "hello",
-      last_seq: this.log.contiguous(),
-      active: sessionStorage.getItem(this.activeKey) === "1",
-    });
-    for (const item of this.log.unacked()) {
-      this.send({ type: "chat", client_id: item.client_id, text: item.text });
-    }
+    clearTimeout(this.helloTimer);
+    this.history.spend();
+    this.send({ type: "hello", last_seq: this.log.contiguous(), active: this.resuming });
+  }
+
+  down() {
+    this.ready = false;
+    for (const log of this.logs.values()) log.socketDown();
+    this.history.reset();
+    clearTimeout(this.helloTimer);
+  }
+
+  /** The server closed this socket for good (the account was signed out). */
+  ended(words) {
+    this.input.disabled = true;
+    $("lh-send").disabled = true;
+    $("lh-activate").disabled = true;
+    for (const log of this.logs.values()) log.failAll(words);
   }
 
   send(message) {
@@ -103,9 +128,7 @@ class UserChat {
   submit() {
     const text = this.input.value.trim();
     if (!text || this.input.disabled) return;
-    const clientId = newClientId();
-    this.log.addPending(clientId, text, "You");
-    this.send({ type: "chat", client_id: clientId, text });
+    this.log.addPending(newClientId(), text);
     this.input.value = "";
     this.typingOut.stop();
   }
@@ -116,22 +139,17 @@ class UserChat {
     else if (message.type === "ack") {
       const log = this.logs.get(message.conversation) || this.log;
       log.ack(message.client_id, message.seq);
-    } else if (message.type === "typing") this.onTyping(message);
+    } else if (message.type === "history_more") this.history.ask(message.conversation, message.after);
+    else if (message.type === "typing") this.onTyping(message);
     else if (message.type === "error") this.onError(message);
     else this.cobrowse.receive(message);
   }
 
   isMine(item) {
-    if (this.me && item.sender === this.me) return true;
-    if (item.client_id && item.client_id.startsWith(`${prefix}-`)) return true;
-    return Boolean(this.state && this.state.mode === "help" && item.role === "user");
+    return Boolean(this.me) && item.sender === this.me;
   }
 
   onChat(message) {
-    if (message.client_id && message.client_id.startsWith(`${prefix}-`) && message.sender) {
-      this.me = message.sender;
-      sessionStorage.setItem(this.meKey, this.me);
-    }
     const log = this.logFor(message.conversation || "");
     log.add(message);
     if (message.role !== "user" || !this.isMine(message)) this.showTyping("", false);
@@ -148,11 +166,32 @@ class UserChat {
   }
 
   onError(message) {
-    // Screen reports are best effort; a refused one is no business of the chat box.
-    if (message.ref === "screen" || message.ref === "field") return;
-    if (message.ref && this.log.fail(message.ref, message.message)) return;
-    if (message.ref === "activate") sessionStorage.removeItem(this.activeKey);
+    if (QUIET_REFS.has(message.ref)) return;
+    for (const log of this.logs.values()) {
+      if (message.ref && log.refused(message)) return;
+    }
+    if (message.code === "rate_limited" && (message.ref === "hello" || message.ref === "history")) {
+      const wait = this.history.refused(message);
+      if (message.ref === "hello") this.helloTimer = setTimeout(() => this.hello(), wait);
+      return;
+    }
+    if (message.ref === "activate") {
+      sessionStorage.removeItem(this.activeKey);
+      if (this.activating) this.stopResuming();
+    }
     this.error(message.message || "Something went wrong.");
+  }
+
+  /** Chat did not come back on: what waits goes now, and the server says why not. */
+  stopResuming() {
+    clearTimeout(this.resumeTimer);
+    if (!this.resuming && !this.activating) return;
+    this.resuming = false;
+    this.activating = false;
+    sessionStorage.removeItem(this.activeKey);
+    this.ready = this.socket.isOpen;
+    if (this.state) this.drawState();
+    this.log.flush();
   }
 
   error(text) {
@@ -162,6 +201,10 @@ class UserChat {
   onState(state) {
     this.statesSinceOpen += 1;
     this.state = state;
+    if (state.participant) {
+      this.me = state.participant;
+      for (const log of this.logs.values()) log.me = this.me;
+    }
     const conversation = state.conversation || "";
     if (conversation !== this.log.conversation) {
       // The first conversation name replaces the placeholder log; keep its pending messages.
@@ -172,16 +215,41 @@ class UserChat {
         this.logs.delete("");
       }
     }
-    // The state sent as the socket opens predates our hello; only later ones
-    // say whether chat is really on.
-    if (this.statesSinceOpen >= 2 || state.active) {
-      if (state.active) sessionStorage.setItem(this.activeKey, "1");
-      else sessionStorage.removeItem(this.activeKey);
-    }
+    this.resume(state);
     if (state.active) this.error("");
     this.cobrowse.state(state);
     this.drawState();
     this.draw();
+    if (this.ready) this.log.flush();
+  }
+
+  /**
+   * Whether chat is on, and whether to turn it back on. The state sent as the socket
+   * opens predates our hello; later ones say whether chat is really on. After a restart
+   * the server may not have an operator back yet when we say hello: then chat stays
+   * wanted and is activated again as soon as an operator can take it.
+   */
+  resume(state) {
+    const answered = this.statesSinceOpen >= 2;
+    if (state.active) {
+      this.resuming = false;
+      clearTimeout(this.resumeTimer);
+      sessionStorage.setItem(this.activeKey, "1");
+    } else if (answered && this.resuming) {
+      const waitForOperator = !state.blocked && state.availability === "available"
+        && !state.can_activate;
+      if (!waitForOperator) {
+        this.resuming = false;
+        if (state.can_activate) this.activating = this.send({ type: "activate" });
+        else sessionStorage.removeItem(this.activeKey);
+      }
+    } else if (answered && !this.activating) {
+      sessionStorage.removeItem(this.activeKey);
+    }
+    if (state.active) this.activating = false;
+    // Chats go once chat is on; if it is off for good, they go anyway so the server
+    // says why in words ("Not sent: Activate chat before sending messages.").
+    this.ready = Boolean(state.active) || (answered && !this.resuming && !this.activating);
   }
 
   drawState() {
@@ -211,13 +279,16 @@ class UserChat {
       $("lh-phone-code").textContent = phone.code;
     }
 
-    const active = Boolean(state.active);
+    // While chat is being turned back on after a reconnect, typing goes on: what is
+    // typed waits as "sending…" and goes once chat is on (or is refused in words).
+    const active = Boolean(state.active || this.resuming || this.activating)
+      && !this.socket.closedForGood;
     this.input.disabled = !active;
     $("lh-send").disabled = !active;
     this.input.placeholder = active ? "Type a message and press Enter"
       : (state.can_activate ? "Press “Activate chat” to start chatting" : "Chat is not available right now");
     $("lh-activate").hidden = active;
-    $("lh-activate").disabled = !state.can_activate;
+    $("lh-activate").disabled = !state.can_activate || this.socket.closedForGood;
     $("lh-deactivate").hidden = !active;
 
     const withLine = $("lh-with");
@@ -246,8 +317,13 @@ class UserChat {
   }
 
   draw() {
-    renderChat(this.list, this.log, (item) => this.isMine(item),
-      (item) => (item.role === "operator" ? "from-operator" : ""));
+    const shared = Boolean(this.state && this.state.mode !== "help");
+    const participants = this.log.participants();
+    renderChat(this.list, this.log, {
+      isMine: (item) => this.isMine(item),
+      label: (item, mine) => senderLabel(item, mine, participants, shared),
+      classify: (item) => (item.role === "operator" ? "from-operator" : ""),
+    });
   }
 }
 

@@ -2,7 +2,8 @@
 // buttons (Observe, Join, Block/Unblock, phone) and the chat area.
 // Everything that came from a person goes in with textContent.
 
-import { make, pageUrl, renderChat, typingNotifier } from "./lh-socket.js";
+import { renderChat, senderLabel } from "./lh-chat-log.js";
+import { make, pageUrl, typingNotifier } from "./lh-socket.js";
 
 const STATUS_WORDS = {
   waiting: "waiting",
@@ -185,22 +186,33 @@ export class SessionEntry {
       });
     }
     this.drawChat();
+    if (data.chat) this.log.flush(); // what this operator typed while it could not go
   }
 
   drawChat() {
     const data = this.data;
     const show = Boolean(data.chat) || (this.log && this.log.size > 0);
     this.chat.hidden = !show;
-    this.input.disabled = !data.chat;
-    this.send.disabled = !data.chat;
-    this.input.placeholder = data.chat ? "" : "The user is not in a chat with operators now.";
+    const ended = this.monitor.socket.closedForGood; // the server ended this Monitor
+    const open = Boolean(data.chat) && !ended;
+    this.input.disabled = !open;
+    this.send.disabled = !open;
+    this.input.placeholder = open ? ""
+      : (ended ? "Not connected." : "The user is not in a chat with operators now.");
     const me = this.monitor.me.id;
-    const otherHasIt = data.chat && data.operator_id && data.operator_id !== me;
+    const otherHasIt = open && data.operator_id && data.operator_id !== me;
     this.taken.hidden = !otherHasIt;
     if (otherHasIt) this.takenText.textContent = `Taken by ${data.operator_name || "another operator"}`;
     if (!show) return;
-    renderChat(this.messages, this.log, (item) => item.sender === `u:${me}`,
-      (item) => (item.role === "operator" && item.sender !== `u:${me}` ? "other-operator" : ""));
+    // Whose a message is comes from the server (`sender`), never from its client_id.
+    const sender = this.monitor.sender;
+    const shared = data.mode === "peer" || data.mode === "peerhelp";
+    const participants = this.log.participants();
+    renderChat(this.messages, this.log, {
+      isMine: (item) => item.sender === sender,
+      label: (item, mine) => senderLabel(item, mine, participants, shared),
+      classify: (item) => (item.role === "operator" && item.sender !== sender ? "other-operator" : ""),
+    });
   }
 
   showTyping(name, on) {

@@ -1,7 +1,9 @@
 // The Monitor page: operator settings, the live list of sessions, many chats at once.
 // Speaks the operator socket of docs/protocol.md.
 
-import { ChatLog, LiveSocket, newClientId } from "./lh-socket.js";
+import { ChatLog } from "./lh-chat-log.js";
+import { HistoryAsker } from "./lh-history.js";
+import { LiveSocket, newClientId, pageUrl } from "./lh-socket.js";
 import { Alerts } from "./monitor-alerts.js";
 import { SessionEntry } from "./monitor-entry.js";
 
@@ -12,13 +14,17 @@ const ERROR_SHOW_MS = 8000;
 class Monitor {
   constructor() {
     this.me = { id: root.dataset.userId, name: root.dataset.firstName };
+    this.sender = `u:${this.me.id}`; // how the server names this operator in chat events
     this.voice = root.dataset.twilioVoice === "true";
     this.operator = { available: false, roles: [], phone: null };
     this.operatorPhone = null;
     this.requestedRoles = [];
     this.entries = new Map(); // key -> SessionEntry
     this.logs = new Map(); // conversation -> ChatLog
-    this.asked = new Set(); // conversations whose history we asked for
+    // Conversations whose history this socket has had or asked for since it opened.
+    this.asked = new Set();
+    this.history = new HistoryAsker((message) => this.send(message));
+    this.helloTimer = null;
     this.alerts = new Alerts();
     this.list = document.getElementById("sessions");
     this.empty = document.getElementById("sessions-empty");
@@ -32,7 +38,9 @@ class Monitor {
       notice: document.getElementById("connection"),
       onOpen: () => this.hello(),
       onMessage: (message) => this.receive(message),
-      onDown: () => { this.statusButton.disabled = true; },
+      onDown: () => this.down(),
+      onEnded: ({ words }) => this.ended(words),
+      signIn: pageUrl("login?next=" + encodeURIComponent(location.pathname)),
     });
     // Other Monitor features (observe/control) hook in here.
     window.livehelpMonitor = {
@@ -52,6 +60,8 @@ class Monitor {
     let log = this.logs.get(conversation);
     if (!log) {
       log = new ChatLog(conversation);
+      log.me = this.sender;
+      log.transport = (item) => this.sendPending(item);
       this.logs.set(conversation, log);
     }
     return log;
@@ -59,17 +69,49 @@ class Monitor {
 
   hello() {
     const lastSeq = {};
-    for (const [conversation, log] of this.logs) {
-      lastSeq[conversation] = log.contiguous();
-      this.asked.add(conversation);
-    }
+    for (const [conversation, log] of this.logs) lastSeq[conversation] = log.contiguous();
+    // The answer replays only the conversations listed then (its snapshot says which);
+    // one listed later (its session came back after a restart) is asked for alone.
+    this.asked.clear();
+    clearTimeout(this.helloTimer);
+    this.history.spend();
     this.send({ type: "hello", last_seq: lastSeq });
-    // Messages typed while the socket was down, same client_id: stored once.
-    for (const entry of this.entries.values()) {
-      for (const item of entry.log.unacked()) {
-        this.send({ type: "chat", session: entry.key, client_id: item.client_id, text: item.text });
-      }
+    // Messages typed while the socket was down go once a snapshot says their entry can
+    // chat (on_monitor, SessionEntry.update); same client_id, so stored once.
+  }
+
+  /** One message of this page, to the entry it was typed in, once that entry can chat. */
+  sendPending(item) {
+    const entry = this.entries.get(item.session);
+    if (!entry || !entry.data.chat) return false;
+    return this.send({ type: "chat", session: item.session, client_id: item.client_id, text: item.text });
+  }
+
+  flushAll() {
+    for (const log of this.logs.values()) log.flush();
+  }
+
+  down() {
+    this.statusButton.disabled = true;
+    for (const log of this.logs.values()) log.socketDown();
+    this.history.reset();
+    clearTimeout(this.helloTimer);
+  }
+
+  /** The server closed the socket for good (signed out, operator rights removed):
+   * nothing here works any more, and the page says so (the notice has the words). */
+  ended(words) {
+    root.classList.add("ended");
+    document.getElementById("status-hint").hidden = true;
+    this.statusButton.textContent = "Not connected";
+    this.statusButton.classList.remove("on");
+    this.statusButton.setAttribute("aria-pressed", "false");
+    for (const control of root.querySelectorAll("button, textarea, input, select")) {
+      control.disabled = true;
     }
+    for (const log of this.logs.values()) log.failAll(words);
+    for (const entry of this.entries.values()) entry.drawChat();
+    document.title = `Not connected · ${document.title.replace(/^\(\d+\) /, "")}`;
   }
 
   /** The history of an entry's conversation that appeared after the last snapshot (a new
@@ -78,13 +120,11 @@ class Monitor {
     const conversation = entry.data.conversation;
     if (!conversation || this.asked.has(conversation)) return;
     this.asked.add(conversation);
-    this.send({ type: "history", conversation, after: this.logFor(conversation).contiguous() });
+    this.history.ask(conversation, this.logFor(conversation).contiguous());
   }
 
   sendChat(entry, text) {
-    const clientId = newClientId();
-    entry.log.addPending(clientId, text, this.me.name);
-    this.send({ type: "chat", session: entry.key, client_id: clientId, text });
+    entry.log.addPending(newClientId(), text, { session: entry.key });
   }
 
   receive(message) {
@@ -107,6 +147,12 @@ class Monitor {
     // The server follows every snapshot answering `hello` (and the one on open
     // precedes our `hello`) with the history of all listed conversations.
     for (const entry of this.entries.values()) this.asked.add(entry.data.conversation);
+    this.flushAll();
+  }
+
+  /** One page of a conversation's history came; the server has more after `after`. */
+  on_history_more(message) {
+    this.history.ask(message.conversation, message.after);
   }
 
   on_session(message) {
@@ -160,8 +206,14 @@ class Monitor {
       return;
     }
     for (const log of this.logs.values()) {
-      if (message.ref && log.fail(message.ref, message.message)) return;
+      if (message.ref && log.refused(message)) return;
     }
+    if (message.code === "rate_limited" && (message.ref === "hello" || message.ref === "history")) {
+      const wait = this.history.refused(message);
+      if (message.ref === "hello") this.helloTimer = setTimeout(() => this.hello(), wait);
+      return;
+    }
+    if (message.ref === "typing") return; // coalesced by the server; nothing to show
     this.showError(message.message || "The server refused that.");
   }
 
@@ -191,6 +243,11 @@ class Monitor {
     if (!entry) return;
     entry.remove();
     this.entries.delete(key);
+    // Not listed, it gets no events: ask again for what it missed if it comes back.
+    const conversation = entry.data.conversation;
+    if (![...this.entries.values()].some((other) => other.data.conversation === conversation)) {
+      this.asked.delete(conversation);
+    }
     this.alerts.forget(key);
     this.empty.hidden = this.entries.size > 0;
   }

@@ -43,6 +43,8 @@ async def join(new_context, share: str, viewport: dict | None = None) -> Page:
 
 
 async def activate(page: Page) -> None:
+    """Turn chat on, once the page's chat runs (its first `state` replaced "Connecting…")."""
+    await expect(page.locator("#lh-partners")).not_to_have_text("Connecting…")
     await page.locator("#lh-chat-icon").click()
     await page.get_by_role("button", name="Activate chat").click()
     await expect(page.locator("#lh-input")).to_be_enabled()
@@ -51,6 +53,10 @@ async def activate(page: Page) -> None:
 async def say(page: Page, text: str) -> None:
     await page.locator("#lh-input").fill(text)
     await page.locator("#lh-input").press("Enter")
+
+
+async def conversation_of(page: Page) -> str:
+    return await page.evaluate("window.livehelpUserChat.log.conversation")
 
 
 def chat_sent(page: Page, frames: list[dict]) -> None:
@@ -213,5 +219,34 @@ async def test_a_monitor_whose_rights_were_removed_says_so_and_stops(
     await small.screenshot(path=str(SCREENS / "monitor-rights-removed-390.png"), full_page=True)
 
 
-async def conversation_of(page: Page) -> str:
-    return await page.evaluate("window.livehelpUserChat.log.conversation")
+async def test_what_an_operator_types_while_disconnected_goes_once_back(
+        live_server, new_context) -> None:
+    monitor = await open_operator(new_context, live_server)
+    ann, _ = await open_shared(new_context, live_server, PEERHELP)
+    await go_available(monitor)
+    await activate(ann)
+    await say(ann, "Hello?")
+    entry = entries(monitor).first
+    await expect(entry.locator(".chat-text")).to_have_text(["Hello?"])
+    # The Monitor's connection drops and stays down (its reconnect is held) while the
+    # operator types: the messages wait as "sending…".
+    await monitor.evaluate("""() => {
+      const live = window.livehelpMonitor.socket;
+      const connect = live.connect.bind(live);
+      window.held = true;
+      live.connect = () => (window.held ? (live.timer = setTimeout(() => live.connect(), 50)) : connect());
+      live.ws.close();
+    }""")
+    await expect(monitor.locator("#connection")).to_have_text("Disconnected — reconnecting…")
+    replies = ["One moment", "Let me look", "Here it is"]
+    box = entry.get_by_role("textbox")
+    for reply in replies:
+        await box.fill(reply)
+        await box.press("Enter")
+    await expect(entry.locator(".chat-state")).to_have_text(["sending…"] * 3)
+    await monitor.evaluate("window.held = false")
+    await expect(ann.locator("#lh-messages .chat-text")).to_have_text(["Hello?", *replies])
+    await expect(entry.locator(".chat-state")).to_have_count(0)
+    await expect(entry.locator(".chat-message.mine .chat-text")).to_have_text(replies)
+    stored = await live_server.services.store.get_messages(await conversation_of(ann))
+    assert [message.text for message in stored] == ["Hello?", *replies]

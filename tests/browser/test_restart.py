@@ -19,13 +19,16 @@ from bench.common import LiveHelpProcess, free_port
 from state.accounts import users
 from state.store.sqlite import SQLiteStore
 from tests.browser.conftest import sign_in
-from tests.browser.test_monitor_chat import activate, entries, go_available, open_interviewee
+from tests.browser.test_monitor_chat import entries, go_available, open_interviewee
+from tests.browser.test_resend import activate
 
 MESSAGES = 300
-# Typed at once into a server paused with SIGSTOP, so that all of them are surely in
+# The burst: the first part is typed and stored while the server runs; the second is
+# typed at once into a server paused with SIGSTOP, so that all of it is surely in
 # flight, none handled, when the signal comes; the rest is typed while the server
 # stops, is away and comes back.
-TYPED_BEFORE_SIGNAL = 150
+STORED_FIRST = 50
+IN_FLIGHT = 100
 # Rate limits out of the way (a burst is what is tested, not the limit); small history
 # pages, so the reloads at the end page through the history.
 CONFIG = {"limits": {"chat burst": 1000, "chat per minute": 100000, "history page messages": 50}}
@@ -37,8 +40,9 @@ TEXTS = [f"message {n:03d}" for n in range(MESSAGES)]
 
 # Types the texts into the page's own composer, each sent by the page's submit on
 # Enter: the first `holdAt` in one go (this returns once they are on the socket), then,
-# once the test says `go` right after its signal, the rest with a breath between each. A message the page did not
-# take (the box was disabled) is typed again, as a person would.
+# once the test says `go` (right after its signal), the rest with a breath between
+# each. A message the page did not take (the box was disabled) is typed again, as a
+# person would.
 BURST = """([texts, holdAt]) => {
   window.burst = { typed: 0, go: false };
   const input = document.getElementById("lh-input");
@@ -141,9 +145,11 @@ async def burst_across_restart(user: Page, server: LiveHelpProcess, sig: int,
     if first[1] == "livehelpMonitor":
         await first[0].evaluate("window.livehelpMonitor.socket.ws.close()")
         await first[0].wait_for_function("window.livehelpMonitor.socket.ws === null")
+    await user.evaluate(BURST, [TEXTS[:STORED_FIRST], STORED_FIRST])
+    await user.wait_for_function(f"window.livehelpUserChat.log.bySeq.size === {STORED_FIRST}")
     server.process.send_signal(signal.SIGSTOP)
-    await user.evaluate(BURST, [TEXTS, TYPED_BEFORE_SIGNAL])
-    stored = await user.evaluate("window.livehelpUserChat.log.bySeq.size")
+    await user.evaluate(BURST, [TEXTS[STORED_FIRST:], IN_FLIGHT])
+    stored = await user.evaluate("window.livehelpUserChat.log.bySeq.size") - STORED_FIRST
     server.process.send_signal(sig)
     if sig != signal.SIGKILL:
         server.process.send_signal(signal.SIGCONT)  # it wakes to the frames and the signal
@@ -177,7 +183,7 @@ async def test_a_burst_across_a_restart_arrives_once_in_order(
         pages.reverse()
     exit_code, stored_at_signal = await burst_across_restart(user, server, sig, *pages)
     assert exit_code == (0 if sig == signal.SIGTERM else -signal.SIGKILL), server.log_tail()
-    assert stored_at_signal == 0  # all of the first part was in flight
+    assert stored_at_signal == 0  # all of the second part was in flight
 
     user_messages = user.locator("#lh-messages")
     entry_messages = entries(monitor).first.locator(".chat-messages")
