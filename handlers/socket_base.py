@@ -252,18 +252,21 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         await self.dispatch(message)
 
     async def dispatch(self, message: Message) -> None:
+        """Hand a well-formed message to its method. A refusal by the rules (no operator,
+        blocked, ...) is an answer, not a bad frame: a page resending a backlog into one
+        must not be closed for it (floods of those meet the rate limits instead)."""
+        self._bad_frames = 0
         kind = message.kind()
         ref = getattr(message, "client_id", kind)
         try:
             with self.sockets.handling():  # a graceful shutdown waits for it (drain)
                 await getattr(self, f"on_{kind}")(message)
         except LiveHelpError as error:
-            return self._refuse(error.code, error.message, ref)
+            self.send_refusal(error.code, error.message, ref)
         except StoreUnavailable as error:
             log.warning("%s refused: %s", kind, error)
-            return self.send_refusal("store_unavailable",
-                                   "The database is not reachable; nothing was saved. Retrying.", ref)
-        self._bad_frames = 0
+            self.send_refusal("store_unavailable",
+                              "The database is not reachable; nothing was saved. Retrying.", ref)
 
     def _refuse(self, code: str, text: str, ref: Any = None) -> None:
         self._bad_frames += 1

@@ -181,6 +181,17 @@ async def test_a_flood_of_garbage_closes_the_socket(live_server):
     assert user.ws.close_code == 1008
 
 
+async def test_refusals_by_the_rules_do_not_close_the_socket(live_server):
+    """A page resending a backlog into "no operator" is answered each time, not closed."""
+    record = await live_session(live_server)
+    user = await interviewee(live_server, record)
+    for _ in range(25):
+        await user.send(type="activate")
+        assert (await user.receive("error"))["code"] == "no_operator"
+    await user.send(type="hello", last_seq=0)
+    assert (await user.receive("state"))["availability"] == "available"
+
+
 async def test_user_may_not_send_operator_messages(live_server):
     record = await live_session(live_server)
     user = await interviewee(live_server, record)

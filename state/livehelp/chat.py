@@ -82,8 +82,8 @@ class ChatRules:
         if not text.strip():
             raise LiveHelpError("bad_field", "A message cannot be empty.")
         if len(text) > self.model.config.max_chat_chars:
-            raise LiveHelpError("bad_field", f"'text' must be 1 to "
-                                f"{self.model.config.max_chat_chars} characters long")
+            raise LiveHelpError("bad_field", "This message is too long: at most "
+                                f"{self.model.config.max_chat_chars:,} characters.")
 
     async def user_chat(self, key: str, client_id: str, text: str) -> ChatMessage:
         self._check_text(text)
