@@ -99,13 +99,6 @@ async def _keep_live(store: Store, found: list[SignIn], lifetime: Lifetime,
     return live
 
 
-async def end(store: Store, sign_in_id: str) -> str:
-    """End the sign-in a cookie names (signing out); return its hash."""
-    id_hash = hash_id(sign_in_id)
-    await store.delete_sign_ins([id_hash])
-    return id_hash
-
-
 async def end_all(store: Store, user_id: str) -> None:
     """End every sign-in of the account, in every browser."""
     await store.delete_user_sign_ins(user_id)

@@ -253,7 +253,3 @@ class FrameLimits:
     def drop_fields(self) -> None:
         """Forget the held values (a new screen report carries every value)."""
         self._held.clear()
-
-    @property
-    def holds_fields(self) -> bool:
-        return bool(self._held)
