@@ -9,17 +9,15 @@ the bystander's. Everything is bounded: `ATTACK_SECONDS` in all.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
-import os
 import socket
 import sys
 import time
 from pathlib import Path
 
 import tornado.websocket
-from common import LiveHelpProcess, connect, raise_fd_limit, receive
+from common import LiveHelpProcess, connect, raise_fd_limit, raw_websocket, receive
 
 SERVER_FILES = 1024  # the common default `ulimit -n`, which abuse.py gives the server
 HEADER_SECONDS = 10.0  # the server's default `limits: header seconds`
@@ -40,24 +38,12 @@ CLOSED = (ConnectionError, TimeoutError, tornado.websocket.WebSocketClosedError)
 async def slow_reader(server: LiveHelpProcess, cookie: str, hold: asyncio.Event) -> str:
     """A Monitor socket that never reads; what became of it once `hold` is set."""
     loop = asyncio.get_running_loop()
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
     try:
-        await loop.sock_connect(sock, ("127.0.0.1", server.port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        await loop.sock_sendall(sock, (
-            f"GET /ws/monitor HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{server.port}\r\n"
-            f"Cookie: {cookie}\r\n\r\n").encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            answer += await loop.sock_recv(sock, 1)  # not one byte beyond the headers
-        if not answer.startswith(b"HTTP/1.1 101"):
-            return "refused"
+        sock = await raw_websocket(server.port, "/ws/monitor", cookie)
     except OSError:
         return "could not connect"
+    if sock is None:
+        return "refused"
     try:
         await hold.wait()
         while True:  # now read what waited: did the server close it meanwhile?

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import resource
@@ -123,6 +124,30 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("inf")
+
+
+async def raw_websocket(port: int, path: str, cookie: str) -> socket.socket | None:
+    """A WebSocket over a raw TCP socket with a small receive buffer, read up to the end
+    of the handshake and not one byte further: a client that reads nothing from then on
+    (a slow reader). None when the upgrade is refused."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(sock, (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        f"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n"
+        f"Cookie: {cookie}\r\n\r\n").encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += await loop.sock_recv(sock, 1)  # the headers only, nothing after
+    if answer.startswith(b"HTTP/1.1 101"):
+        return sock
+    sock.close()
+    return None
 
 
 # -- processes ----------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import socket
 import struct
 
+from bench.common import raw_websocket
 from tests.conftest import LiveServer
 
 
@@ -22,21 +22,8 @@ class SlowReader:
 
     @classmethod
     async def open(cls, server: LiveServer, path: str, cookie: str) -> SlowReader:
-        loop = asyncio.get_running_loop()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.setblocking(False)
-        await loop.sock_connect(sock, ("127.0.0.1", server.port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        await loop.sock_sendall(sock, (
-            f"GET {server.root}{path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-            f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-            f"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{server.port}\r\n"
-            f"Cookie: {cookie}\r\n\r\n").encode())
-        received = b""
-        while b"\r\n\r\n" not in received:
-            received += await loop.sock_recv(sock, 1)  # the headers only, nothing after
-        assert received.startswith(b"HTTP/1.1 101"), received
+        sock = await raw_websocket(server.port, f"{server.root}{path}", cookie)
+        assert sock is not None, "the upgrade was refused"
         return cls(sock)
 
     async def send(self, message: dict) -> None:

@@ -87,3 +87,20 @@ export class HistoryAsker {
     this.recent = [];
   }
 }
+
+/**
+ * The refusals both pages handle alike: one of a chat log's own messages (the log decides:
+ * retry or "Not sent"), or a hello/history frame refused as too frequent (asked again after
+ * the wait; a refused hello is sent again by `rehello(wait)`). True when handled.
+ */
+export function handleRefusal(message, logs, history, rehello) {
+  for (const log of logs) {
+    if (message.ref && log.refused(message)) return true;
+  }
+  if (message.code === "rate_limited" && (message.ref === "hello" || message.ref === "history")) {
+    const wait = history.refused(message);
+    if (message.ref === "hello") rehello(wait);
+    return true;
+  }
+  return false;
+}

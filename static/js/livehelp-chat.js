@@ -2,7 +2,7 @@
 // speaking `ws/user/<session id>` (docs/protocol.md). Text goes in with textContent.
 
 import { ChatLog, renderChat, senderLabel } from "./lh-chat-log.js";
-import { HistoryAsker } from "./lh-history.js";
+import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl, typingNotifier } from "./lh-socket.js";
 import { UserCoBrowse } from "./livehelp-cobrowse.js";
 
@@ -167,14 +167,8 @@ class UserChat {
 
   onError(message) {
     if (QUIET_REFS.has(message.ref)) return;
-    for (const log of this.logs.values()) {
-      if (message.ref && log.refused(message)) return;
-    }
-    if (message.code === "rate_limited" && (message.ref === "hello" || message.ref === "history")) {
-      const wait = this.history.refused(message);
-      if (message.ref === "hello") this.helloTimer = setTimeout(() => this.hello(), wait);
-      return;
-    }
+    const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
+    if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
     if (message.ref === "activate") {
       sessionStorage.removeItem(this.activeKey);
       if (this.activating) this.stopResuming();

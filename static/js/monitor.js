@@ -2,7 +2,7 @@
 // Speaks the operator socket of docs/protocol.md.
 
 import { ChatLog } from "./lh-chat-log.js";
-import { HistoryAsker } from "./lh-history.js";
+import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl } from "./lh-socket.js";
 import { Alerts } from "./monitor-alerts.js";
 import { SessionEntry } from "./monitor-entry.js";
@@ -205,14 +205,8 @@ class Monitor {
       this.phoneMessage(message.message, true);
       return;
     }
-    for (const log of this.logs.values()) {
-      if (message.ref && log.refused(message)) return;
-    }
-    if (message.code === "rate_limited" && (message.ref === "hello" || message.ref === "history")) {
-      const wait = this.history.refused(message);
-      if (message.ref === "hello") this.helloTimer = setTimeout(() => this.hello(), wait);
-      return;
-    }
+    const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
+    if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
     if (message.ref === "typing") return; // coalesced by the server; nothing to show
     this.showError(message.message || "The server refused that.");
   }
