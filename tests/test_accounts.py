@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import io
 import sys
@@ -14,6 +13,7 @@ import pytest
 from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
 from state.store.sqlite import SQLiteStore
+from tests.cli_helpers import no_prompt, parse
 from tests.clock import FakeClock
 
 PASSWORD = "correct horse battery"
@@ -28,16 +28,6 @@ async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         yield sqlite
     finally:
         await sqlite.close()
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="livehelp")
-    cli.add_user_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(list(argv))
-
-
-def no_prompt(prompt: str) -> str:
-    raise AssertionError(f"unexpected password prompt: {prompt}")
 
 
 # hashing ------------------------------------------------------------------

@@ -6,7 +6,6 @@ not tell which emails have accounts."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import os
 import re
@@ -25,6 +24,7 @@ from state.accounts import cli, sign_in, users
 from state.config import Config
 from state.store.base import StoreUnavailable, User, new_id
 from state.store.sqlite import SQLiteStore
+from tests.cli_helpers import no_prompt, parse
 from tests.conftest import LiveServer, serving
 from tests.frames import next_message
 from tests.socket_helpers import Person, chatting, operator
@@ -78,16 +78,6 @@ async def login_cookie(server: LiveServer, email: str, password: str = "correct 
     response = await log_in(server, email, password)
     assert response.code == 302
     return f"lh_user={cookie_value(response, 'lh_user')}"
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="livehelp")
-    cli.add_user_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(list(argv))
-
-
-def no_prompt(prompt: str) -> str:
-    raise AssertionError(f"unexpected password prompt: {prompt}")
 
 
 # a demoted operator ----------------------------------------------------------------------

@@ -4,7 +4,6 @@ privilege and removal; the SQLite schema migration that adds them."""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
@@ -18,6 +17,7 @@ import pytest
 from state.accounts import cli, sign_in, users
 from state.store.base import SCHEMA_VERSION, Store, User
 from state.store.sqlite import SQLiteStore
+from tests.cli_helpers import no_prompt, parse
 from tests.clock import FakeClock
 from tests.conftest import LiveServer
 from tests.test_auth_http import cookie_value, log_in, post_form
@@ -36,16 +36,6 @@ class Lifetime:
 async def account(store: Store, email: str = "ann@example.org",
                   privilege: str = "advocate") -> User:
     return await users.create_account(store, email, PASSWORD, [privilege])
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="livehelp")
-    cli.add_user_parser(parser.add_subparsers(dest="command"))
-    return parser.parse_args(list(argv))
-
-
-def no_prompt(prompt: str) -> str:
-    raise AssertionError(f"unexpected password prompt: {prompt}")
 
 
 # lifetimes ---------------------------------------------------------------------------
