@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import fcntl
 import json
 import logging
-import os
 import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from state.store.base import (
-    SCHEMA_VERSION,
     AuditEntry,
     ChatMessage,
     DuplicateEmail,
@@ -42,14 +39,13 @@ from state.store.base import (
 from state.store.group_commit import GroupCommit
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
-    MIGRATIONS,
-    SCHEMA,
     audit_from_row,
     checkpoint,
     from_text,
     insert_message,
     make_private,
     message_from_row,
+    migrate,
     open_connection,
     select_in,
     session_from_row,
@@ -57,6 +53,7 @@ from state.store.sqlite_rows import (
     to_text,
     user_from_row,
 )
+from state.store.writer_lock import WriterLock
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -78,8 +75,8 @@ class SQLiteStore(Store):
         # Highest seq per conversation. Only chat batches use it, one batch at a time
         # (on the event loop, or on the store's thread while the loop waits for it).
         self._last_seq: dict[str, int] = {}
-        # Held while this store writes chat: see _claim_chat.
-        self._chat_lock: int | None = None
+        # Held while this store writes chat (writer_lock.py).
+        self._writer = WriterLock(path)
         # The event loop's own connection, for chat batches only; see _write_messages.
         self._loop_connection: sqlite3.Connection | None = None
         self._unchecked_messages = 0
@@ -134,16 +131,7 @@ class SQLiteStore(Store):
         connection = open_connection(self.path, BUSY_TIMEOUT_MS, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode = WAL")
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise sqlite3.OperationalError(
-                    f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
-            if version == 0:  # a new file
-                connection.executescript(SCHEMA)
-                connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
-                connection.executescript(
-                    f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
+            migrate(connection)
         except BaseException:
             connection.close()
             raise
@@ -178,9 +166,7 @@ class SQLiteStore(Store):
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
-        if self._chat_lock is not None:
-            os.close(self._chat_lock)  # releases the lock
-            self._chat_lock = None
+        self._writer.release()
 
         def disconnect() -> None:
             if self._connection is not None:
@@ -347,7 +333,7 @@ class SQLiteStore(Store):
 
         if self._loop_connection is None:
             raise StoreUnavailable("the SQLite store is not open")
-        self._claim_chat()
+        self._writer.claim()
         if self._log_copied:
             self._log_copied = False
             rows = await self._run(write_and_checkpoint)
@@ -372,28 +358,7 @@ class SQLiteStore(Store):
         return results
 
     async def claim_writer(self) -> None:
-        self._claim_chat()
-
-    def _claim_chat(self) -> None:
-        """Seqs come from a cache (see insert_message) that is exact only while one
-        process writes chat, so the server takes an exclusive lock on a file beside the
-        database at start (or the first batch does), kept until close, with its pid in
-        the file. Other processes (`livehelp user ...`) may still use the store for
-        anything else."""
-        if self._chat_lock is not None:
-            return
-        descriptor = os.open(self.path.with_name(self.path.name + ".chat-lock"),
-                             os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            holder = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
-            os.close(descriptor)
-            raise StoreUnavailable(f"another livehelp server (pid {holder}) writes chat to "
-                                   f"{self.path}; stop it first") from exc
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, str(os.getpid()).encode(), 0)
-        self._chat_lock = descriptor
+        self._writer.claim()
 
     async def _copy_log(self) -> None:
         try:

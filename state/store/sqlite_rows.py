@@ -10,7 +10,7 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from state.store.base import AuditEntry, ChatMessage, SessionRecord, SignIn, User
+from state.store.base import SCHEMA_VERSION, AuditEntry, ChatMessage, SessionRecord, SignIn, User
 
 # The database file, its -wal and -shm: owner only (other local accounts must not read
 # password hashes or chat).
@@ -25,7 +25,7 @@ MESSAGE_COLUMNS = (
 
 # Chat messages. (conversation, seq) is unique without an index saying so: every
 # index costs each insert a scattered page write (about 10 us a message, measured),
-# and one process writes chat (see SQLiteStore._claim_chat), numbering each
+# and one process writes chat (see writer_lock.py), numbering each
 # conversation from the highest seq it holds. messages_once makes resends harmless
 # and serves every lookup by conversation.
 MESSAGES_TABLE = """
@@ -107,6 +107,20 @@ ALTER TABLE messages_2 RENAME TO messages;
 }
 
 
+def migrate(connection: sqlite3.Connection) -> None:
+    """Create the schema in a new file, or bring an older one up to SCHEMA_VERSION."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise sqlite3.OperationalError(
+            f"schema version {version} is newer than this program ({SCHEMA_VERSION})")
+    if version == 0:  # a new file
+        connection.executescript(SCHEMA)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    for step in range(version or SCHEMA_VERSION, SCHEMA_VERSION):
+        connection.executescript(
+            f"BEGIN IMMEDIATE; {MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
+
+
 def to_text(moment: datetime) -> str:
     """UTC ISO text, always with milliseconds, so that text order is time order."""
     if moment.tzinfo is None:  # naive times in this code base mean UTC
@@ -153,7 +167,7 @@ def insert_message(connection: sqlite3.Connection, message: ChatMessage, time_te
     """Inside a transaction: (stored row, 0) for a repeat, else (None, the new seq).
 
     `last_seq` caches each conversation's highest seq: chat batches are written one
-    at a time, by the one process that writes chat (SQLiteStore._claim_chat), so the
+    at a time, by the one process that writes chat (writer_lock.py), so the
     cache is exact and the common case is a single INSERT; a repeat is told apart by
     the unique index."""
     conversation = message.conversation
