@@ -29,6 +29,8 @@ Action = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Roles = Annotated[list[RoleName], msgspec.Meta(max_length=100)]
 Phone = Annotated[str, msgspec.Meta(max_length=32)]
+# The question heading a page shows, as it tells the Monitor.
+ScreenText = Annotated[str, msgspec.Meta(max_length=200)]
 # Chat text: its upper bound is `live help: max chat characters`, checked by the chat rules.
 ChatText = Annotated[str, msgspec.Meta(min_length=1)]
 
@@ -45,6 +47,7 @@ class Message(msgspec.Struct, tag_field="type", frozen=True):
 class UserHello(Message, tag="hello"):
     last_seq: Seq | None = None
     active: bool = False  # the page had chat on before it reconnected
+    screen: ScreenText | None = None  # the question the page shows
 
 
 class Activate(Message, tag="activate"):
@@ -83,6 +86,13 @@ class EntryMessage(Message):
 
 class MonitorHello(Message, tag="hello"):
     last_seq: dict[str, Seq | None] = {}
+
+
+class Read(Message, tag="read"):
+    """This operator has seen `conversation` up to `seq`."""
+
+    conversation: SessionKey
+    seq: Seq
 
 
 class SetStatus(Message, tag="set_status"):
@@ -157,7 +167,7 @@ class History(Message, tag="history"):
 
 USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, UserTyping, Screen,
                  FieldChange)
-MONITOR_MESSAGES = (MonitorHello, History, SetStatus, SetRoles, SetPhone, OperatorChat, Take,
+MONITOR_MESSAGES = (MonitorHello, History, Read, SetStatus, SetRoles, SetPhone, OperatorChat, Take,
                     OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
                     Control, StopControl, SetField, Press)
 

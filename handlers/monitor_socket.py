@@ -44,13 +44,14 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
 
     @retry_after
     async def on_hello(self, message: messages.MonitorHello) -> None:
-        """The page (re)connected: the whole state, then what it missed of every listed
-        conversation, a page of each."""
+        """The page (re)connected: the whole state, then what it missed of each listed
+        conversation it holds (`last_seq` names them), a page of each."""
         limits_of(self).check_replay()
         entries = self.livehelp.listed_entries()
         self.send(self.livehelp.monitor_snapshot(self.operator_id, entries))
-        for conversation in sorted({entry["conversation"] for entry in entries}):
-            after = message.last_seq.get(conversation) or 0
+        held = {entry["conversation"] for entry in entries} & message.last_seq.keys()
+        for conversation in sorted(held):
+            after = message.last_seq[conversation] or 0
             page = await self.livehelp.chat.history(conversation, after)
             for event in page.messages():
                 self.send(event)
@@ -66,6 +67,9 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         for event in page.messages():
             self.send(event)
 
+    async def on_read(self, message: messages.Read) -> None:
+        self.livehelp.operators.read(self.operator_id, message.conversation, message.seq)
+
     async def on_set_status(self, message: messages.SetStatus) -> None:
         await self.livehelp.operators.set_status(self.operator_id, message.available)
 
@@ -80,7 +84,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
             try:
                 validate_e164(phone)
             except ValueError as error:
-                raise LiveHelpError("bad_phone", f"The phone number {error}.") from None
+                raise LiveHelpError("bad_phone", f"This phone number {error}.") from None
         else:
             self.codes.disable_operator(self.operator_id)
         await self.livehelp.operators.set_phone(self.operator_id, phone)

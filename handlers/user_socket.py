@@ -33,9 +33,15 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         self.record = record
         await super().get(session_id, *args, **kwargs)
 
-    def open(self, session_id: str) -> None:
+    async def open(self, session_id: str) -> None:
         interview = self.interviews.get(self.record.interview)
         title = interview.title if interview else self.record.interview
+        settings = LiveHelpSettings.of(self.record.live_help)
+        # The Monitor's entry shows the conversation's last message from the start.
+        await self.livehelp.chat.load_thread(
+            settings.conversation(session_id, self.participant_key), settings.operators_chat)
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # gone while the store answered: nothing to connect, nothing to undo
         self.client = self.livehelp.client_connected(
             self.record, title, self.participant_key, self.current_user)
         self.subscribe(f"client:{self.client.key}")
@@ -50,6 +56,7 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
     @retry_after
     async def on_hello(self, message: messages.UserHello) -> None:
         limits_of(self).check_replay()
+        self.livehelp.client_screen(self.client.key, message.screen)
         if message.active and not self.client.chat_active:
             try:
                 self.livehelp.activate(self.client.key)

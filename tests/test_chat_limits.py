@@ -219,7 +219,7 @@ async def test_history_comes_in_pages_to_the_end_nothing_lost_or_twice(server) -
         await server.services.store.add_message(a_message(conversation, f"m{number}"))
     op = await operator(server)
 
-    for person, hello in ((user, {"last_seq": 0}), (op, {"last_seq": {}})):
+    for person, hello in ((user, {"last_seq": 0}), (op, {"last_seq": {conversation: 0}})):
         await person.send(type="hello", **hello)
         seqs = []
         while True:

@@ -148,7 +148,9 @@ class Flood:
         record = await peer_session(server, SEEDED)
         slow = await SlowReader.open(server, f"ws/user/{record.id}",
                                      session_cookie(server, record, "slow"))
-        return cls(server, slow)
+        flood = cls(server, slow)
+        await eventually(lambda: flood.target.client is not None)  # its open() has run
+        return flood
 
     async def hello(self) -> None:
         """One more `hello`, handled by the server when this returns."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -405,3 +406,16 @@ async def test_conversation_characters_counts_its_stored_text_only(store: Store)
     await store.add_message(a_message(text="grüße 👋"))  # characters, not bytes
     await store.add_message(a_message("other", text="not this one"))
     assert await store.conversation_characters("conv-1") == len("hello") + len("grüße 👋")
+
+
+async def test_conversation_tail_is_the_last_message_and_the_last_operator_reply(
+        store: Store) -> None:
+    assert await store.conversation_tail("conv-1") == (None, 0)
+    await store.add_message(a_message(text="question"))
+    reply = dataclasses.replace(a_message(text="answer"), sender_role="operator",
+                                sender_key="u:olga")
+    await store.add_message(reply)
+    await store.add_message(a_message(text="more"))
+    await store.add_message(a_message("other", text="not this one"))
+    last, answered = await store.conversation_tail("conv-1")
+    assert (last.seq, last.text, answered) == (3, "more", 2)

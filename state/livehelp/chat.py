@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from state.livehelp.attention import Attention
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.limits import ChatLimits, ChatLimitSettings
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
-from state.store.base import ChatMessage, Store
+from state.store.base import ChatMessage, Store, StoreUnavailable
 
 
 class ChatSettings(Protocol):
@@ -27,6 +28,7 @@ class ChatModel(Protocol):
     hub: Hub
     config: ChatSettings
     routing: Routing
+    attention: Attention
     clock: Callable[[], float]
 
     def client(self, key: str) -> Client: ...
@@ -146,9 +148,29 @@ class ChatRules:
             hub.publish(f"session:{session.id}", event)
         else:
             hub.publish(f"client:{stored.conversation}", event)
-        if session.settings.operators_chat:
-            hub.publish("monitor", event)
+        operators_chat = session.settings.operators_chat
+        thread = self.model.attention.stored(stored, operators_chat)
+        if operators_chat:
+            hub.publish("monitor", {**event, "answered_seq": thread.answered_seq})
         return stored
+
+    async def load_thread(self, conversation: str, operators_answer: bool) -> None:
+        """What the store holds of a conversation this process has not seen yet: its
+        last message and how far operators answered it (attention.py). A store that is
+        down leaves the thread unknown, to be learnt from the next message."""
+        if self.model.attention.known(conversation):
+            return
+        store = self.model.store
+        try:
+            last, answered = await store.conversation_tail(conversation)
+            if last is not None and not operators_answer:
+                answered = last.seq
+            first = None
+            if last is not None and answered < last.seq:
+                first = (await store.get_messages(conversation, answered, 1))[0]
+        except StoreUnavailable:
+            return
+        self.model.attention.load(conversation, last, answered, first)
 
     def typing(self, key: str, sender: str, is_typing: bool, from_operator: bool) -> None:
         client = self.model.client(key)

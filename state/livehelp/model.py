@@ -14,7 +14,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
+from state.livehelp.attention import Attention
 from state.livehelp.chat import ChatRules
+from state.livehelp.entries import Entries
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension
 from state.livehelp.hub import Hub
@@ -60,9 +62,11 @@ class LiveHelp:
         self._extensions: list[Extension] = []
         # Held by whoever reads a session record to change and save it (see session_locks.py).
         self.record_locks = SessionLocks()
+        self.attention = Attention()
         self.routing = Routing(self)
         self.chat = ChatRules(self)
         self.operators = OperatorRules(self)
+        self.entries = Entries(self, self._extensions)
 
     def add_extension(self, extension: Extension) -> None:
         self._extensions.append(extension)
@@ -157,29 +161,12 @@ class LiveHelp:
             return LiveHelpError("no_operator", "No operator is available to chat right now.")
         return None
 
+    def sessions(self) -> Iterator[LiveSession]:
+        return iter(self._sessions.values())
+
     def entry(self, client: Client) -> dict:
-        """The Monitor's view of one client."""
-        session = self.session_of(client)
-        operator = self._operators.get(client.operator_id or "")
-        entry = {
-            "key": client.key,
-            "session": session.id,
-            "interview": session.interview,
-            "title": session.title,
-            "user_name": client.name,  # None when anonymous
-            "status": self.status_of(client),
-            "availability": session.settings.availability,
-            "mode": session.settings.mode,
-            "roles": list(session.settings.partner_roles),
-            "blocked": session.blocked,
-            "chat": self.routing.may_chat(client),
-            "conversation": session.conversation_of(client),
-            "operator_id": client.operator_id,
-            "operator_name": operator.name if operator else None,
-        }
-        for extension in self._extensions:
-            extension.decorate_entry(client, entry)
-        return entry
+        """The Monitor entry `client` appears in (entries.py)."""
+        return self.entries.entry(self.session_of(client), client)
 
     def user_state(self, client: Client) -> dict:
         """What the interviewee's page needs to draw the chat icon and Help tab."""
@@ -197,6 +184,8 @@ class LiveHelp:
             "peers": peer_count,
             "blocked": session.blocked,
             "operator_name": operator.user.first_name or "Operator" if operator else None,
+            "operator_available": bool(operator and operator.available),
+            "max_chars": self.config.max_chat_chars,
             "conversation": session.conversation_of(client),
             "participant": client.participant,  # who "me" is among a conversation's senders
         }
@@ -216,19 +205,10 @@ class LiveHelp:
                     del self._role_counts[role]
 
     def listed_entries(self) -> list[dict]:
-        return [self.entry(c) for c in self._clients.values() if self.session_of(c).listed]
+        return self.entries.listed()
 
     def monitor_snapshot(self, operator_id: str, entries: list[dict] | None = None) -> dict:
-        """The Monitor's whole state for one operator (`entries`: listed_entries(), when
-        the caller has them already)."""
-        settings = self._operators[operator_id].settings
-        return {
-            "type": "monitor",
-            "operator": {"available": settings.available, "roles": settings.roles,
-                         "phone": settings.phone},
-            "roles": self.requested_roles(),
-            "sessions": self.listed_entries() if entries is None else entries,
-        }
+        return self.entries.snapshot(self._operators[operator_id], entries)
 
     def figures(self) -> dict[str, int]:
         """Counts for /metrics."""
@@ -250,21 +230,29 @@ class LiveHelp:
     # ------------------------------------------------------------------ publishing
     def publish_client(self, client: Client) -> None:
         self.hub.publish(f"client:{client.key}", self.user_state(client))
-        if self.session_of(client).listed:
+        self._publish_entry(self.session_of(client), client)
+
+    def _publish_entry(self, session: LiveSession, client: Client) -> None:
+        if session.listed:
             self.hub.publish("monitor", {"type": "session", "session": self.entry(client)})
         else:
-            self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
+            self.hub.publish("monitor", {"type": "session_gone",
+                                         "id": self.entries.entry_id(session, client)})
 
     def publish_everyone(self) -> None:
         """Operator availability changed: every client's status may have changed."""
-        for client in self._clients.values():
-            self.publish_client(client)
+        for session_id in list(self._sessions):
+            self.publish_session(session_id)
         self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
 
     def publish_session(self, session_id: str) -> None:
+        """Every client's state, and the session's entries (one when shared)."""
         session = self._sessions.get(session_id)
-        for key in list(session.clients if session else ()):
-            self.publish_client(self._clients[key])
+        clients = [self._clients[key] for key in sorted(session.clients)] if session else []
+        for client in clients:
+            self.hub.publish(f"client:{client.key}", self.user_state(client))
+        for client in clients[:1] if session and session.settings.shared_conversation else clients:
+            self._publish_entry(session, client)
 
     # ------------------------------------------------------------------ interviewees
     def apply_record(self, record: SessionRecord, title: str) -> LiveSession:
@@ -275,15 +263,21 @@ class LiveHelp:
         return session
 
     def _update_session(self, record: SessionRecord, title: str) -> tuple[LiveSession, bool]:
-        """The state change of apply_record(), publishing nothing; True if the roles
-        requested by listed sessions changed."""
+        """The state change of apply_record(), publishing only the end of entries a
+        change of mode replaces; True if the roles requested by listed sessions changed."""
         session = self._sessions.get(record.id)
         if session is None:
-            session = self._sessions[record.id] = LiveSession(record.id, record.interview, title)
+            session = self._sessions[record.id] = LiveSession(
+                record.id, record.interview, title, created=record.created)
         was_roles = self.requested_roles()
+        was_ids = {entry["id"] for entry in self.entries.of_session(session)} if session.listed else set()
         self._count_roles(session, -1)
         session.title = title
         session.settings = LiveHelpSettings.of(record.live_help)
+        if session.listed:
+            was_ids -= {entry["id"] for entry in self.entries.of_session(session)}
+        for entry_id in sorted(was_ids):  # one entry per person became one for all, or back
+            self.hub.publish("monitor", {"type": "session_gone", "id": entry_id})
         session.blocked = record.blocked
         self._count_roles(session, +1)
         if not session.settings.chat_offered:
@@ -332,6 +326,13 @@ class LiveHelp:
         if client.sockets == 0:
             self._idle.add(key)
 
+    def client_screen(self, key: str, screen: str | None) -> None:
+        """The client's page says which question it shows (its `hello`)."""
+        client = self._clients.get(key)
+        if client is not None and screen != client.screen:
+            client.screen = screen
+            self._publish_entry(self.session_of(client), client)
+
     def client_seen(self, key: str) -> None:
         client = self._clients.get(key)
         if client is not None:
@@ -357,13 +358,21 @@ class LiveHelp:
         for extension in self._extensions:
             extension.client_forgotten(client)
         self.routing.unassign(client)
+        self.attention.forget(client.key)  # its own conversation, in a help mode
         session = self._sessions.get(client.session_id)
-        if session:
-            session.clients.discard(client.key)
-            if not session.clients:
-                self._count_roles(session, -1)
-                del self._sessions[session.id]
-        self.hub.publish("monitor", {"type": "session_gone", "key": client.key})
+        if session is None:
+            return
+        shared = session.settings.shared_conversation
+        session.clients.discard(client.key)
+        if session.clients and shared:
+            self.publish_session(session.id)  # the one entry loses a person
+            return
+        if not session.clients:
+            self._count_roles(session, -1)
+            del self._sessions[session.id]
+            self.attention.forget(session.id)
+        self.hub.publish("monitor", {"type": "session_gone",
+                                     "id": self.entries.entry_id(session, client)})
 
     def activate(self, key: str) -> None:
         client = self.client(key)

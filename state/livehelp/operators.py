@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from state.livehelp.attention import Attention
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.records import Client, Operator
@@ -17,6 +18,9 @@ class OperatorModel(Protocol):
     store: Store
     hub: Hub
     routing: Routing
+    attention: Attention
+
+    def conversation_listed(self, conversation: str) -> bool: ...
 
     def client(self, key: str) -> Client: ...
 
@@ -87,3 +91,12 @@ class OperatorRules:
             raise LiveHelpError("not_chatting", "The user has not activated chat with operators.")
         self.model.routing.assign(client, self.model.operator(user_id))
         self.model.publish_client(client)
+
+    def read(self, user_id: str, conversation: str, seq: int) -> None:
+        """The operator has seen a listed conversation up to `seq`: their mark, on all
+        their Monitor pages."""
+        if not self.model.conversation_listed(conversation):
+            raise LiveHelpError("unknown_conversation", "That conversation is not listed.")
+        mark = self.model.attention.mark_read(user_id, conversation, seq)
+        self.model.hub.publish(f"operator:{user_id}",
+                               {"type": "read", "conversation": conversation, "seq": mark})

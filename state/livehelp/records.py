@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from state.livehelp.rules import LiveHelpSettings
-from state.store.base import OperatorSettings, User
+from state.store.base import OperatorSettings, User, utcnow
 
 
 @dataclass
@@ -24,6 +25,7 @@ class LiveSession:
     settings: LiveHelpSettings = field(default_factory=LiveHelpSettings)
     blocked: bool = False
     clients: set[str] = field(default_factory=set)
+    created: datetime = field(default_factory=utcnow)
 
     @property
     def listed(self) -> bool:
@@ -51,6 +53,7 @@ class Client:
     last_seen: float = field(default_factory=time.monotonic)
     offline: bool = False
     chat_active: bool = False
+    screen: str | None = None  # the question the page shows, as the page says
     operator_id: str | None = None  # operator the conversation is assigned to
 
     @property

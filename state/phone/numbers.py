@@ -8,18 +8,23 @@ import phonenumbers
 
 
 def validate_e164(number: str) -> str:
-    """Return `number` if it is a valid phone number written in E.164, else raise ValueError."""
+    """Return `number` if it is a valid phone number written in E.164, else raise ValueError
+    whose words finish "This phone number ..." for a person."""
+    example = "for example +12762410114"
     if not number.startswith("+"):
-        raise ValueError("must start with + and the country code (E.164), e.g. +12762410114")
+        raise ValueError(f"must start with + and the country code, {example}")
     try:
         parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException as error:
-        raise ValueError(f"is not a phone number ({error})") from None
+    except phonenumbers.NumberParseException:
+        # The library's own words ("(0) Could not interpret ...") mean nothing to people.
+        raise ValueError("could not be read: write + and the country code, then the number, "
+                         f"digits only, {example}") from None
     if not phonenumbers.is_valid_number(parsed):
-        raise ValueError("is not a valid phone number")
+        raise ValueError(f"does not exist in its country's numbering plan; check the digits, "
+                         f"{example}")
     formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if formatted != number:
-        raise ValueError(f"must be written in E.164 without spaces: {formatted}")
+        raise ValueError(f"must be written without spaces or punctuation: {formatted}")
     return number
 
 

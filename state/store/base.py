@@ -234,6 +234,11 @@ class Store(abc.ABC):
         given (a page of history: one bounded query)."""
 
     @abc.abstractmethod
+    async def conversation_tail(self, conversation: str) -> tuple[ChatMessage | None, int]:
+        """The conversation's last message (None when it has none) and the seq of its
+        last operator message (0 when none)."""
+
+    @abc.abstractmethod
     async def conversation_characters(self, conversation: str) -> int:
         """The characters of all stored text of `conversation` (0 when it has none)."""
 

@@ -343,6 +343,14 @@ class MongoStore(Store):
                 "seq", ASCENDING).limit(limit or 0).to_list(None)  # limit(0): no limit
         return [_message(document) for document in documents]
 
+    async def conversation_tail(self, conversation: str) -> tuple[ChatMessage | None, int]:
+        newest = [("seq", DESCENDING)]
+        with _unavailable_on_connection_failure():
+            last = await self._db.messages.find_one({"conversation": conversation}, sort=newest)
+            answered = await self._db.messages.find_one(
+                {"conversation": conversation, "sender_role": "operator"}, sort=newest)
+        return (_message(last) if last else None), (answered["seq"] if answered else 0)
+
     async def conversation_characters(self, conversation: str) -> int:
         pipeline = [{"$match": {"conversation": conversation}},
                     {"$group": {"_id": None, "characters": {"$sum": {"$strLenCP": "$text"}}}}]

@@ -377,6 +377,15 @@ class SQLiteStore(Store):
             (conversation, after_seq, -1 if limit is None else limit)).fetchall())
         return [message_from_row(row) for row in rows]
 
+    async def conversation_tail(self, conversation: str) -> tuple[ChatMessage | None, int]:
+        def tail(c: sqlite3.Connection) -> tuple[ChatMessage | None, int]:
+            last = c.execute(f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation = ?"
+                             " ORDER BY seq DESC LIMIT 1", (conversation,)).fetchone()
+            answered = c.execute("SELECT MAX(seq) FROM messages WHERE conversation = ?"
+                                 " AND sender_role = 'operator'", (conversation,)).fetchone()[0]
+            return (message_from_row(last) if last else None), answered or 0
+        return await self._run(tail)
+
     async def conversation_characters(self, conversation: str) -> int:
         # LENGTH counts characters of TEXT, as len() does; messages_once finds the rows.
         return await self._run(lambda c: c.execute(
