@@ -38,6 +38,12 @@
     const help = document.getElementById("tab-help");
     if (help) select(help, true);
   };
+  // The icons open the Help tab even before the chat's module has loaded (it then
+  // also moves the focus into the chat).
+  for (const id of ["lh-chat-icon", "lh-phone-icon"]) {
+    const icon = document.getElementById(id);
+    if (icon) icon.addEventListener("click", window.livehelpShowHelp);
+  }
 
   const copy = document.getElementById("share-copy");
   const link = document.getElementById("share-link");
@@ -51,6 +57,12 @@
         copy.textContent = "Press Ctrl+C";  // clipboard API refused (http, permissions)
       }
     });
+  }
+
+  // The help texts under the chat (details.help-more) start folded on a phone, where
+  // the chat comes first; a wider screen has room to show them open.
+  if (window.matchMedia("(min-width: 601px)").matches) {
+    for (const details of document.querySelectorAll("details.help-more")) details.open = true;
   }
 
   // Put the cursor where the user has to act: the first field with an error.

@@ -62,7 +62,9 @@ export class ChatLog {
     this.lastSeq = Math.max(this.lastSeq, message.seq);
     // Only a message the server says is ours settles a pending one: client ids are
     // visible to everyone in the conversation, so anyone could send one of ours.
-    if (message.sender && message.sender === this.me && message.client_id) {
+    if (message.sender && message.sender === this.me && message.client_id
+        && this.pending.has(message.client_id)) {
+      this.typedBefore(message.client_id, message.seq);
       this.pending.delete(message.client_id);
       this.settled.add(message.client_id);
     }
@@ -119,12 +121,25 @@ export class ChatLog {
     item.acked = true;
     item.inFlight = false;
     item.seq = seq;
+    this.typedBefore(clientId, seq);
     this.backoffMs = FIRST_BACKOFF_MS;
     if (this.bySeq.has(seq)) {
       this.pending.delete(clientId);
       this.settled.add(clientId);
     }
     this.changed();
+  }
+
+  /**
+   * Our message `clientId` is stored as `seq`: those typed after it were typed after
+   * `seq` too, so one of them refused later still shows below it (see items()).
+   */
+  typedBefore(clientId, seq) {
+    let later = false;
+    for (const [id, item] of this.pending) {
+      if (later) item.typedAfter = Math.max(item.typedAfter, seq);
+      else later = id === clientId;
+    }
   }
 
   /**
@@ -230,8 +245,9 @@ function stateText(item) {
   return item.acked ? "sent" : "sending…";
 }
 
-// list element -> Map(key -> {li, signature}): only changed messages are redrawn, so a
-// screen reader hears what is new, and a long conversation stays cheap to update.
+// list element -> Map(key -> {li, signature}): a message is drawn once and its <li>
+// is kept (changed in place when its state changes), so a screen reader hears only
+// what is new, and a long conversation stays cheap to update.
 const drawn = new WeakMap();
 
 /**
@@ -251,9 +267,13 @@ export function renderChat(list, log, { isMine, label, classify = () => "" }) {
     const state = stateText(item);
     const key = item.pending ? `p:${item.client_id}` : `s:${item.seq}`;
     const signature = [className, who, state, item.time, item.text].join("\u0000");
-    let node = before.get(key);
-    if (!node || node.signature !== signature) {
-      node = { li: drawMessage(item, className, who, state), signature };
+    // Our own message, now stored, keeps the <li> it had while it was on its way.
+    const sentAs = !item.pending && mine && item.client_id ? `p:${item.client_id}` : "";
+    let node = before.get(key) || (sentAs && !after.has(sentAs) && before.get(sentAs));
+    if (!node) node = { li: drawMessage(), signature: "" };
+    if (node.signature !== signature) {
+      fillMessage(node.li, item, className, who, state);
+      node.signature = signature;
     }
     after.set(key, node);
     if (node.li === at) at = at.nextSibling;
@@ -265,17 +285,60 @@ export function renderChat(list, log, { isMine, label, classify = () => "" }) {
     at = next;
   }
   drawn.set(list, after);
-  if (nearBottom || log.pending.size) list.scrollTop = list.scrollHeight;
+  // One of ours on its way: it was just typed here, so it is shown.
+  const sending = [...log.pending.values()].some((item) => !item.failed && !item.acked);
+  if (nearBottom || sending) list.scrollTop = list.scrollHeight;
 }
 
-function drawMessage(item, className, who, state) {
-  const li = make("li", className);
-  if (item.seq && !item.pending) li.dataset.seq = String(item.seq);
-  const when = make("time", "", timeText(item.time));
-  when.dateTime = item.time || "";
+/**
+ * Put `list` (a chat's <ol>) inside a `role="log"` region named `label`: new messages
+ * are announced politely while the list keeps its list semantics. Returns the region
+ * (the existing one when `list` is in one already).
+ */
+export function chatLogRegion(list, label) {
+  let region = list.parentElement;
+  if (!region || region.getAttribute("role") !== "log") {
+    region = make("div", "chat-log");
+    region.setAttribute("role", "log");
+    list.before(region);
+    region.append(list);
+  }
+  region.setAttribute("aria-label", label);
+  list.removeAttribute("aria-live");
+  return region;
+}
+
+function drawMessage() {
+  const li = make("li");
   const meta = make("span", "chat-meta");
-  meta.append(make("span", "chat-name", who), " ", when);
-  li.append(meta, make("span", "chat-text", item.text));
-  if (state) li.append(make("span", item.failed ? "chat-state failed" : "chat-state", state));
+  meta.append(make("span", "chat-name"), " ", make("time"));
+  li.append(meta, make("span", "chat-text"));
   return li;
+}
+
+function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+/** Write one message into its <li>, touching only what changed. */
+function fillMessage(li, item, className, who, state) {
+  li.className = className;
+  if (item.seq && !item.pending) li.dataset.seq = String(item.seq);
+  else delete li.dataset.seq;
+  setText(li.querySelector(".chat-name"), who);
+  const when = li.querySelector("time");
+  setText(when, timeText(item.time));
+  when.dateTime = item.time || "";
+  setText(li.querySelector(".chat-text"), item.text);
+  let status = li.querySelector(".chat-state");
+  if (!state) {
+    if (status) status.remove();
+    return;
+  }
+  if (!status) {
+    status = make("span");
+    li.append(status);
+  }
+  status.className = item.failed ? "chat-state failed" : "chat-state";
+  setText(status, state);
 }

@@ -5,6 +5,9 @@ import { ChatLog, renderChat, senderLabel } from "./lh-chat-log.js";
 import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl, typingNotifier } from "./lh-socket.js";
 import { UserCoBrowse } from "./livehelp-cobrowse.js";
+import { Composer, plainWords } from "./livehelp-composer.js";
+import { AvailabilityPopup } from "./livehelp-popup.js";
+import { describeState } from "./livehelp-state.js";
 
 const main = document.querySelector("main[data-session]");
 const sessionId = main && main.dataset.session;
@@ -18,6 +21,19 @@ const RESUME_WAIT_MS = 30000;
 // Refusals of frames other than chat that the chat box need not show: screen reports
 // are best effort, typing frames are coalesced by the server.
 const QUIET_REFS = new Set(["screen", "field", "typing"]);
+// `hello` tells the Monitor which question this page shows (docs/protocol.md).
+const SCREEN_MAX_CHARS = 200;
+// On a phone the page is the chat's one scroll area (chat.css): below this width.
+const PAGE_SCROLLS = window.matchMedia("(max-width: 600px)");
+
+/** The question heading this page shows, in one line, at most SCREEN_MAX_CHARS characters. */
+function screenText() {
+  const question = document.getElementById("question");
+  if (!question) return null;
+  const text = question.textContent.replace(/\s+/g, " ").trim();
+  // By code point, as the server counts: a cut never splits a character.
+  return Array.from(text).slice(0, SCREEN_MAX_CHARS).join("");
+}
 
 class UserChat {
   constructor() {
@@ -31,10 +47,12 @@ class UserChat {
     this.logs = new Map();
     this.log = this.logFor("");
     this.typingTimer = null;
+    this.justSent = false;
     this.history = new HistoryAsker((message) => this.send(message));
     this.helloTimer = null;
     this.input = $("lh-input");
     this.list = $("lh-messages");
+    this.composer = new Composer(this.input, $("lh-counter"));
     const typing = typingNotifier((on) => this.socket.send({ type: "typing", typing: on }));
     this.typingOut = typing;
     $("lh-form").addEventListener("submit", (event) => {
@@ -61,11 +79,9 @@ class UserChat {
     });
     for (const id of ["lh-chat-icon", "lh-phone-icon"]) {
       const button = $(id);
-      if (button) button.addEventListener("click", () => {
-        if (window.livehelpShowHelp) window.livehelpShowHelp();
-        if (!this.input.disabled) this.input.focus();
-      });
+      if (button) button.addEventListener("click", () => this.openChat());
     }
+    this.popup = new AvailabilityPopup(sessionId, () => this.openChat());
     // Observe and control ride on the same socket (livehelp-cobrowse.js).
     this.cobrowse = new UserCoBrowse((message) => this.send(message));
     this.socket = new LiveSocket(`ws/user/${encodeURIComponent(sessionId)}`, {
@@ -77,6 +93,15 @@ class UserChat {
       onEnded: ({ words }) => this.ended(words),
     });
     this.socket.connect();
+  }
+
+  /** Show the Help tab (the icons do that by themselves too: interview.js) and put the
+   * focus where the person acts next. */
+  openChat() {
+    if (window.livehelpShowHelp) window.livehelpShowHelp();
+    const activate = $("lh-activate");
+    if (!this.input.disabled) this.input.focus();
+    else if (!activate.hidden && !activate.disabled) activate.focus();
   }
 
   logFor(conversation) {
@@ -103,7 +128,10 @@ class UserChat {
     this.cobrowse.opened();
     clearTimeout(this.helloTimer);
     this.history.spend();
-    this.send({ type: "hello", last_seq: this.log.contiguous(), active: this.resuming });
+    const hello = { type: "hello", last_seq: this.log.contiguous(), active: this.resuming };
+    const screen = screenText();
+    if (screen) hello.screen = screen;
+    this.send(hello);
   }
 
   down() {
@@ -128,8 +156,10 @@ class UserChat {
   submit() {
     const text = this.input.value.trim();
     if (!text || this.input.disabled) return;
+    this.justSent = true; // the next drawing shows it, whatever was in view
     this.log.addPending(newClientId(), text);
     this.input.value = "";
+    this.composer.cleared();
     this.typingOut.stop();
   }
 
@@ -165,8 +195,9 @@ class UserChat {
     if (on) this.typingTimer = setTimeout(() => { $("lh-typing").textContent = ""; }, TYPING_TIMEOUT_MS);
   }
 
-  onError(message) {
-    if (QUIET_REFS.has(message.ref)) return;
+  onError(refusal) {
+    if (QUIET_REFS.has(refusal.ref)) return;
+    const message = { ...refusal, message: plainWords(refusal, this.composer.maxChars) };
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
     if (message.ref === "activate") {
@@ -248,20 +279,16 @@ class UserChat {
 
   drawState() {
     const state = this.state;
-    const offered = state.availability === "available";
-    const peerMode = state.mode === "peer" || state.mode === "peerhelp";
-    const helpBlocked = state.blocked && state.mode === "help";
-    const green = offered && !helpBlocked && (state.operators > 0 || peerMode);
+    const view = describeState(state, { turningOn: this.resuming || this.activating,
+      ended: this.socket.closedForGood });
     const icon = $("lh-chat-icon");
     if (icon) {
-      const label = green
-        ? (state.operators > 0 ? "Live chat: operator available" : "Live chat: chat with others in this session")
-        : "Live chat: no one available";
-      icon.dataset.state = green ? "on" : "off";
-      icon.setAttribute("aria-label", label);
-      icon.title = label;
-      icon.querySelector(".lh-icon-text").textContent = green ? "Chat now" : "Chat";
+      icon.dataset.state = view.icon.on ? "on" : "off";
+      icon.setAttribute("aria-label", view.icon.label);
+      icon.title = view.icon.label;
+      icon.querySelector(".lh-icon-text").textContent = view.icon.text;
     }
+    this.popup.update(view.operatorOnline, Boolean(state.active));
     const phone = state.phone;
     const phoneIcon = $("lh-phone-icon");
     if (phoneIcon) phoneIcon.hidden = !phone;
@@ -272,52 +299,49 @@ class UserChat {
       link.textContent = phone.number || phone.tel;
       $("lh-phone-code").textContent = phone.code;
     }
-
-    // While chat is being turned back on after a reconnect, typing goes on: what is
-    // typed waits as "sending…" and goes once chat is on (or is refused in words).
-    const active = Boolean(state.active || this.resuming || this.activating)
-      && !this.socket.closedForGood;
-    this.input.disabled = !active;
-    $("lh-send").disabled = !active;
-    this.input.placeholder = active ? "Type a message and press Enter"
-      : (state.can_activate ? "Press “Activate chat” to start chatting" : "Chat is not available right now");
-    $("lh-activate").hidden = active;
-    $("lh-activate").disabled = !state.can_activate || this.socket.closedForGood;
-    $("lh-deactivate").hidden = !active;
-
-    const withLine = $("lh-with");
-    withLine.hidden = !(active && state.operator_name);
-    withLine.textContent = state.operator_name ? `You are chatting with ${state.operator_name}.` : "";
-    $("lh-partners").textContent = this.partnersText(state, offered, peerMode);
-  }
-
-  partnersText(state, offered, peerMode) {
-    if (!offered) return "Live chat is not offered in this interview.";
-    const parts = [];
-    if (state.blocked) {
-      parts.push(peerMode ? "Chat with operators is blocked for this session; you can still talk with others here."
-        : "Chat with operators is blocked for this session.");
-    } else if (state.mode !== "peer") {
-      const n = state.operators || 0;
-      parts.push(n === 0 ? "No operators are available right now."
-        : `${n} operator${n === 1 ? "" : "s"} standing by.`);
-    }
-    if (peerMode) {
-      const p = state.peers || 0;
-      parts.push(p === 0 ? "No one else is in this session right now; your messages stay here for them."
-        : `${p} other ${p === 1 ? "person" : "people"} in this session.`);
-    }
-    return parts.join(" ");
+    this.composer.setLimit(view.maxChars);
+    this.input.disabled = !view.input;
+    $("lh-send").disabled = !view.input;
+    this.input.placeholder = view.placeholder;
+    $("lh-activate").hidden = !view.activateShown;
+    $("lh-activate").disabled = !view.activateEnabled;
+    $("lh-deactivate").hidden = !view.deactivateShown;
+    const status = $("lh-partners");
+    if (status.textContent !== view.status) status.textContent = view.status;
   }
 
   draw() {
-    const shared = Boolean(this.state && this.state.mode !== "help");
+    // In the peer modes everyone shares one conversation: each other person gets a label
+    // of their own ("Participant 2"), the same on every page.
+    const mode = this.state && this.state.mode;
+    const shared = mode === "peer" || mode === "peerhelp";
     const participants = this.log.participants();
+    const following = this.following();
     renderChat(this.list, this.log, {
       isMine: (item) => this.isMine(item),
       label: (item, mine) => senderLabel(item, mine, participants, shared),
       classify: (item) => (item.role === "operator" ? "from-operator" : ""),
     });
+    if (following || this.justSent) this.keepLastInView();
+    this.justSent = false;
+  }
+
+  /** On a phone, whether the last message is in view above the message box (the person
+   * reads along, so what comes next is scrolled into view too). */
+  following() {
+    if (!PAGE_SCROLLS.matches || !this.list.lastElementChild) return false;
+    const composer = this.input.closest(".lh-composer");
+    return this.list.getBoundingClientRect().bottom <= composer.getBoundingClientRect().top + 1;
+  }
+
+  /** On a phone the box stays at the bottom of the screen: scroll the page so the last
+   * message sits just above it rather than under it. */
+  keepLastInView() {
+    const panel = $("help-panel");
+    if (!PAGE_SCROLLS.matches || !panel || panel.hidden) return;
+    const composer = this.input.closest(".lh-composer");
+    const under = this.list.getBoundingClientRect().bottom - composer.getBoundingClientRect().top;
+    if (under > 0) window.scrollBy(0, under);
   }
 }
 

@@ -6,6 +6,10 @@
 
 const NOTICE_VIEWING = "An operator is viewing your screen.";
 const NOTICE_CONTROLLING = "An operator is controlling your screen. Your buttons are disabled while they do.";
+// Every button that submits something from the interview's panel: Continue, "Change"
+// on the review, and "Start over" (its own form, outside the interview form). Copy
+// (type="button") stays: copying the share link changes nothing.
+const SUBMITS = 'button[type="submit"], button:not([type])';
 const NOTICE_RELEASED = "You have control of your screen again.";
 // The "you have control again" notice stays long enough to read.
 const RELEASED_SHOW_MS = 8000;
@@ -21,6 +25,7 @@ export class UserCoBrowse {
     this.releasedTimer = null;
     if (!this.form) return;
     this.screenInput = this.form.querySelector('input[name="_screen"]');
+    this.panel = document.getElementById("interview-panel") || this.form;
     this.notice = document.createElement("p");
     this.notice.id = "lh-cobrowse-notice";
     this.notice.className = "notice lh-cobrowse-notice";
@@ -32,9 +37,11 @@ export class UserCoBrowse {
     this.form.addEventListener("input", changed);
     this.form.addEventListener("change", changed);
     // While controlled, the operator submits; the user's own Enter key must not.
-    this.form.addEventListener("submit", (event) => {
-      if (this.controlled && !this.pressing) event.preventDefault();
-    });
+    for (const form of new Set([this.form, ...this.panel.querySelectorAll("form")])) {
+      form.addEventListener("submit", (event) => {
+        if (this.controlled && !(this.pressing && form === this.form)) event.preventDefault();
+      });
+    }
   }
 
   /** Inputs of this form that carry an answer and may be shared. */
@@ -96,9 +103,7 @@ export class UserCoBrowse {
     const controlled = Boolean(state.controlled);
     const wasControlled = this.controlled;
     this.controlled = controlled;
-    for (const button of this.form.querySelectorAll('button[type="submit"], button:not([type])')) {
-      button.disabled = controlled;
-    }
+    for (const button of this.panel.querySelectorAll(SUBMITS)) button.disabled = controlled;
     if (wasControlled && !controlled) this.releasedUntil = Date.now() + RELEASED_SHOW_MS;
     this.observed = Boolean(state.observed);
     this.showNotice();

@@ -1,16 +1,21 @@
-// Monitor attention helpers: yellow highlight + "New message" badge per entry,
-// unread count in the tab title, "New message above/below" jump buttons,
-// desktop notifications (asked for only from a click) and an optional beep.
+// Monitor attention: the unread total in the tab title, the "New message above/below"
+// notice in the sticky header (it goes to the newest unread entry), desktop
+// notifications (asked for only from a click) and an optional beep. Only a message
+// that is new and unread for this operator notifies or beeps.
 
 const BASE_TITLE = document.title;
 const SOUND_KEY = "livehelp-monitor-sound";
 
 export class Alerts {
-  constructor() {
-    this.unread = new Map(); // entry key -> count
-    this.entries = new Map(); // entry key -> <li>
-    this.above = document.getElementById("new-above");
-    this.below = document.getElementById("new-below");
+  /**
+   * @param {{newestUnread: function(): object|null, goTo: function(object): void}} monitor
+   *   newestUnread(): the entry with unread messages whose last one came last;
+   *   goTo(entry): show it, open it and put the cursor in its message box.
+   */
+  constructor(monitor) {
+    this.monitor = monitor;
+    this.notice = document.getElementById("new-unread");
+    this.head = document.getElementById("console-head");
     this.audio = null;
     this.sound = document.getElementById("sound-toggle");
     this.sound.checked = localStorage.getItem(SOUND_KEY) === "on";
@@ -18,15 +23,18 @@ export class Alerts {
       localStorage.setItem(SOUND_KEY, this.sound.checked ? "on" : "off");
       if (this.sound.checked) this.beep(); // also unlocks audio from this click
     });
-    this.above.addEventListener("click", () => this.jump("above"));
-    this.below.addEventListener("click", () => this.jump("below"));
+    this.notice.addEventListener("click", () => {
+      const entry = this.monitor.newestUnread();
+      if (entry) this.monitor.goTo(entry);
+      this.updateNotice();
+    });
     let queued = false;
     const later = () => {
       if (queued) return;
       queued = true;
       requestAnimationFrame(() => {
         queued = false;
-        this.updateJumps();
+        this.updateNotice();
       });
     };
     window.addEventListener("scroll", later, { passive: true });
@@ -34,77 +42,36 @@ export class Alerts {
     this.setupNotifications();
   }
 
-  register(key, element) {
-    this.entries.set(key, element);
-  }
-
-  forget(key) {
-    this.entries.delete(key);
-    this.unread.delete(key);
-    this.refresh();
-  }
-
-  /** Something new in entry `key`: highlight it until its message box is clicked/focused. */
-  flag(key, label, notification) {
-    const element = this.entries.get(key);
-    if (!element) return;
-    this.unread.set(key, (this.unread.get(key) || 0) + 1);
-    element.classList.add("highlight");
-    const badge = element.querySelector(".badge-new");
-    badge.textContent = label;
-    badge.hidden = false;
-    this.refresh();
-    if (this.sound.checked) this.beep();
-    if (notification) this.notify(key, notification.title, notification.body);
-  }
-
-  clear(key) {
-    const element = this.entries.get(key);
-    if (!this.unread.has(key) && !(element && element.classList.contains("highlight"))) return;
-    this.unread.delete(key);
-    if (element) {
-      element.classList.remove("highlight");
-      element.querySelector(".badge-new").hidden = true;
-    }
-    this.refresh();
-  }
-
-  refresh() {
-    let total = 0;
-    for (const count of this.unread.values()) total += count;
+  /** The operator's unread total changed (or may have). */
+  setTotal(total) {
     document.title = total ? `(${total}) ${BASE_TITLE}` : BASE_TITLE;
-    this.updateJumps();
+    this.updateNotice();
   }
 
-  offscreen() {
-    const result = { above: [], below: [] };
-    for (const key of this.unread.keys()) {
-      const element = this.entries.get(key);
-      if (!element) continue;
-      const box = element.getBoundingClientRect();
-      if (box.bottom < 0) result.above.push(element);
-      else if (box.top > window.innerHeight) result.below.push(element);
+  /** Where the newest unread entry is, seen from the list: in view (no notice), above
+   * the header band, below the window, or not drawn (filtered out, further down). */
+  updateNotice() {
+    const entry = this.monitor.newestUnread();
+    let where = "";
+    if (entry) {
+      const row = entry.element && entry.element.isConnected ? entry.element : null;
+      if (!row) {
+        where = "below";
+      } else {
+        const box = row.getBoundingClientRect();
+        const top = this.head.getBoundingClientRect().bottom;
+        if (box.top < top) where = "above";
+        else if (box.top > window.innerHeight - 20) where = "below";
+      }
     }
-    return result;
+    this.notice.hidden = !where;
+    if (where) this.notice.textContent = where === "above" ? "New message above ↑" : "New message below ↓";
   }
 
-  updateJumps() {
-    const { above, below } = this.offscreen();
-    this.above.hidden = above.length === 0;
-    this.below.hidden = below.length === 0;
-  }
-
-  jump(where) {
-    const list = this.offscreen()[where];
-    if (!list.length) return;
-    // The nearest one: last of those above, first of those below.
-    const target = where === "above"
-      ? list.reduce((a, b) => (a.getBoundingClientRect().top > b.getBoundingClientRect().top ? a : b))
-      : list.reduce((a, b) => (a.getBoundingClientRect().top < b.getBoundingClientRect().top ? a : b));
-    target.scrollIntoView({ behavior: "smooth", block: "center" });
-    const box = target.querySelector("textarea");
-    if (box && !box.disabled) box.focus({ preventScroll: true });
-    setTimeout(() => this.updateJumps(), 600);
+  /** A message that is unread for this operator just came. */
+  newUnread(key, title, body) {
+    if (this.sound.checked) this.beep();
+    this.notify(key, title, body);
   }
 
   setupNotifications() {
@@ -113,13 +80,13 @@ export class Alerts {
     const show = () => {
       if (!("Notification" in window)) {
         button.hidden = true;
-        state.textContent = "This browser cannot show desktop notifications.";
+        state.textContent = "No desktop notifications in this browser";
       } else if (Notification.permission === "granted") {
         button.hidden = true;
-        state.textContent = "Desktop notifications are on.";
+        state.textContent = "Notifications on";
       } else if (Notification.permission === "denied") {
         button.hidden = true;
-        state.textContent = "Desktop notifications are blocked in this browser's settings.";
+        state.textContent = "Notifications blocked in the browser";
       } else {
         button.hidden = false;
         state.textContent = "";
@@ -138,13 +105,13 @@ export class Alerts {
 
   notify(key, title, body) {
     if (!("Notification" in window) || Notification.permission !== "granted") return;
-    if (!document.hidden && document.hasFocus()) return; // the highlight is enough
+    if (!document.hidden && document.hasFocus()) return; // the list says it already
     try {
       const note = new Notification(title, { body, tag: `livehelp-${key}` });
       note.onclick = () => {
         window.focus();
-        const element = this.entries.get(key);
-        if (element) element.scrollIntoView({ block: "center" });
+        const entry = this.monitor.entryById(key);
+        if (entry) this.monitor.goTo(entry);
         note.close();
       };
     } catch {
@@ -164,7 +131,7 @@ export class Alerts {
       oscillator.start();
       oscillator.stop(this.audio.currentTime + 0.25);
     } catch {
-      // no audio output: the highlight and title still tell
+      // no audio output: the list and the title still tell
     }
   }
 }

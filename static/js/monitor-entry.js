@@ -1,229 +1,252 @@
-// One session entry on the Monitor: status in colour and words, title, name,
-// buttons (Observe, Join, Block/Unblock, phone) and the chat area.
-// Everything that came from a person goes in with textContent.
+// One session entry on the Monitor: a compact row (status in colour and word, interview,
+// who, screen, time, last message, unread, whose it is) whose heading button opens the
+// entry's panel (chat and actions, monitor-panel.js). The row is built when the list
+// first draws it and the panel when the entry is first opened, so 500 listed sessions
+// cost little more than the ones on screen. Everything from a person goes in as text.
 
-import { renderChat, senderLabel } from "./lh-chat-log.js";
-import { make, pageUrl, typingNotifier } from "./lh-socket.js";
+import { make } from "./lh-socket.js";
+import { EntryPanel } from "./monitor-panel.js";
+import { entryTime } from "./monitor-time.js";
 
-const STATUS_WORDS = {
-  waiting: "waiting",
-  standby: "standby",
-  on: "on",
-  off: "off",
-  offline: "offline",
-};
-// Typing indicators vanish on their own if the "stopped" frame never comes.
-const TYPING_TIMEOUT_MS = 6000;
+export const STATUSES = ["waiting", "standby", "on", "off", "offline"];
+// Sort groups: what needs this operator's answer first (docs in monitor-list.js).
+const GROUP_OF_STATUS = { waiting: 1, on: 2, standby: 3, off: 4, offline: 5 };
+export const GROUP_UNREAD = 0;
+export const GROUP_WAITING = 1;
+export const GROUP_OFFLINE = 5;
 
 let entryCounter = 0;
 
 export class SessionEntry {
   /**
-   * @param {object} monitor  the page controller: me, voice, send(), sendChat(), logFor(), alerts
+   * @param {object} monitor  the page controller: me, voice, send(), readMark(), logFor(),
+   *                          opened(entry), markRead(entry), ...
    * @param {object} data     the server's entry
    */
   constructor(monitor, data) {
     this.monitor = monitor;
-    this.key = data.key;
     this.data = data;
-    this.log = null;
-    this.unsubscribe = null;
-    this.typingTimer = null;
+    this.id = data.id || data.key;
+    this.element = null; // the row, once the list draws it
+    this.panel = null; // the panel, once opened
+    this.isOpen = false;
+    this.closedByHand = false;
     entryCounter += 1;
-    const id = `entry-${entryCounter}`;
-
-    const li = make("li", "entry");
-    li.dataset.key = data.key;
-    this.element = li;
-
-    const head = make("div", "entry-head");
-    this.indicator = make("span", "indicator");
-    this.indicatorWord = make("span", "indicator-word");
-    this.indicator.append(make("span", "dot"), this.indicatorWord);
-    const who = make("div", "entry-who");
-    this.title = make("span", "entry-title");
-    this.userName = make("span", "entry-user");
-    who.append(this.title, this.userName);
-    const badges = make("div", "badges");
-    this.badgeNew = make("span", "badge badge-new", "New message");
-    this.badgeNew.hidden = true;
-    this.badgeBlocked = make("span", "badge badge-blocked", "Blocked");
-    this.phoneState = make("span", "badge badge-phone");
-    badges.append(this.badgeNew, this.badgeBlocked, this.phoneState);
-
-    const actions = make("div", "entry-actions");
-    this.observe = make("button", "secondary observe", "Observe");
-    this.observe.type = "button";
-    this.observe.addEventListener("click", () => monitor.send({ type: "observe", session: this.key }));
-    // Joining is audited, so it is a POST with the page's XSRF token, into a new tab.
-    this.joinForm = make("form", "join-form");
-    this.joinForm.method = "post";
-    this.joinForm.target = "_blank";
-    this.joinForm.rel = "noopener";
-    const xsrf = document.querySelector('#monitor-xsrf input[name="_xsrf"]').cloneNode();
-    this.join = make("button", "secondary join", "Join");
-    this.join.type = "submit";
-    this.joinForm.append(xsrf, this.join);
-    this.block = make("button", "secondary block", "Block");
-    this.block.type = "button";
-    this.block.addEventListener("click", () => {
-      monitor.send({ type: this.data.blocked ? "unblock" : "block", session: this.key });
-    });
-    this.phone = make("button", "secondary phone-toggle", "Forward calls");
-    this.phone.type = "button";
-    this.phone.addEventListener("click", () => {
-      monitor.send({ type: "phone", session: this.key, on: !this.forwardingMine() });
-    });
-    actions.append(this.observe, this.joinForm, this.block, this.phone);
-    head.append(this.indicator, who, badges, actions);
-
-    this.observeView = make("div", "observe-view");
-    this.observeView.hidden = true;
-
-    // Chat area
-    this.chat = make("div", "entry-chat");
-    this.chat.hidden = true;
-    const taken = make("p", "taken");
-    this.takenText = make("span");
-    this.takeButton = make("button", "secondary small-button", "Take over");
-    this.takeButton.type = "button";
-    this.takeButton.addEventListener("click", () => monitor.send({ type: "take", session: this.key }));
-    taken.append(this.takenText, " ", this.takeButton);
-    this.taken = taken;
-    this.messages = make("ol", "chat-messages");
-    this.messages.setAttribute("aria-live", "polite");
-    this.messages.setAttribute("aria-label", "Conversation");
-    this.typing = make("p", "chat-typing");
-    this.typing.setAttribute("aria-live", "polite");
-    const form = make("form", "chat-form");
-    this.label = make("label", "chat-label");
-    this.label.htmlFor = `${id}-text`;
-    this.input = make("textarea", "chat-input");
-    this.input.id = `${id}-text`;
-    this.input.rows = 2;
-    this.send = make("button", "chat-send", "Send");
-    this.send.type = "submit";
-    const row = make("div", "chat-row");
-    row.append(this.input, this.send);
-    form.append(this.label, row);
-    this.chat.append(taken, this.messages, this.typing, form);
-
-    const typing = typingNotifier((on) => monitor.send({ type: "typing", session: this.key, typing: on }));
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit(typing);
-    });
-    this.input.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submit(typing);
-      }
-    });
-    this.input.addEventListener("input", () => typing.input());
-    // Clicking into (or tabbing to) the message box means "I have seen it".
-    const seen = () => monitor.alerts.clear(this.key);
-    this.input.addEventListener("focus", seen);
-    this.input.addEventListener("click", seen);
-
-    li.append(head, this.observeView, this.chat);
-    this.update(data);
+    this.domId = `entry-${entryCounter}`;
   }
 
-  submit(typing) {
-    const text = this.input.value.trim();
-    if (!text || this.input.disabled) return;
-    this.monitor.sendChat(this, text);
-    this.input.value = "";
-    typing.stop();
+  get key() {
+    return this.data.key;
   }
 
-  forwardingMine() {
-    const phone = this.data.phone;
-    return Boolean(phone && phone.forwarding && phone.operator_id === this.monitor.me.id);
+  get shared() {
+    return this.data.mode === "peer" || this.data.mode === "peerhelp";
   }
 
-  /** A new or changed entry from the server. */
+  /** What to call the person (or people) in words. */
+  get who() {
+    return this.data.user_label || this.data.user_name || "Anonymous user";
+  }
+
+  get mine() {
+    return Boolean(this.data.operator_id) && this.data.operator_id === this.monitor.me.id;
+  }
+
+  /** Messages after the team's last answer that this operator has not seen. */
+  get unread() {
+    const data = this.data;
+    const seen = Math.max(data.answered_seq || 0, this.monitor.readMark(data.conversation));
+    return Math.max(0, (data.last_seq || 0) - seen);
+  }
+
+  /** Someone waits for the team: a message nobody answered, or nobody there to chat. */
+  get waiting() {
+    return (this.data.unanswered || 0) > 0 || this.data.status === "waiting";
+  }
+
+  get group() {
+    const status = this.data.status;
+    if (status === "offline") return GROUP_OFFLINE;
+    if (this.unread) return GROUP_UNREAD;
+    if (this.waiting) return GROUP_WAITING;
+    return GROUP_OF_STATUS[status] ?? GROUP_OF_STATUS.off;
+  }
+
+  /** Every text the search box looks in, lower case. */
+  get searchText() {
+    const data = this.data;
+    const people = (data.participants || []).map((person) => person.label);
+    return [this.who, data.user_name, data.email, data.title, data.interview, data.screen,
+      ...(data.roles || []), ...people].filter(Boolean).join("\n").toLowerCase();
+  }
+
+  /** A new or changed entry from the server; keeps the newest of what chat events told. */
   update(data) {
     const previous = this.data;
-    this.data = data;
-    const status = STATUS_WORDS[data.status] ? data.status : "offline";
-    this.element.className = this.element.className.replace(/\bstatus-\S+/g, "").trim();
-    this.element.classList.add(`status-${status}`);
-    this.indicator.className = `indicator status-${status}`;
-    this.indicatorWord.textContent = STATUS_WORDS[status];
-    this.indicator.title = `Status: ${STATUS_WORDS[status]}`;
-    this.title.textContent = data.title || data.interview || "Interview";
-    this.userName.textContent = data.user_name || "Anonymous user";
-    this.userName.classList.toggle("anonymous", !data.user_name);
-    this.joinForm.action = pageUrl(`share/${encodeURIComponent(data.session)}`);
-    this.block.textContent = data.blocked ? "Unblock" : "Block";
-    this.block.setAttribute("aria-pressed", data.blocked ? "true" : "false");
-    this.badgeBlocked.hidden = !data.blocked;
+    const fresh = { ...data };
+    if ((previous.last_seq || 0) > (fresh.last_seq || 0)) {
+      for (const field of ["last_seq", "last_message", "unanswered", "waiting_since"]) fresh[field] = previous[field];
+    }
+    fresh.answered_seq = Math.max(fresh.answered_seq || 0, previous.answered_seq || 0);
+    this.data = fresh;
+    this.draw();
+    return previous;
+  }
 
-    const monitor = this.monitor;
+  /** A chat message of this entry's conversation came (the Monitor socket's `chat`). */
+  addMessage(message) {
+    const data = { ...this.data };
+    if (message.seq <= (data.last_seq || 0)) return false;
+    data.last_seq = message.seq;
+    data.last_message = { seq: message.seq, role: message.role, name: message.name || "",
+      text: message.text, time: message.time };
+    if (typeof message.answered_seq === "number") data.answered_seq = message.answered_seq;
+    else if (message.role === "operator") data.answered_seq = message.seq;
+    data.unanswered = data.last_seq - (data.answered_seq || 0);
+    if (!data.unanswered) data.waiting_since = null;
+    else if (!data.waiting_since) data.waiting_since = message.time;
+    this.data = data;
+    this.draw();
+    return true;
+  }
+
+  /** The row, built on first use. */
+  row() {
+    if (this.element) return this.element;
+    const li = make("li", "entry");
+    li.dataset.id = this.id;
+    const row = make("div", "entry-row");
+    this.indicator = make("span", "indicator");
+    this.indicator.id = `${this.domId}-status`;
+    this.indicatorWord = make("span", "indicator-word");
+    this.indicator.append(make("span", "dot"), this.indicatorWord);
+    const heading = make("h3", "entry-heading");
+    this.toggle = make("button", "entry-toggle");
+    this.toggle.type = "button";
+    this.toggle.setAttribute("aria-expanded", "false");
+    this.title = make("span", "entry-title");
+    this.userName = make("span", "entry-user");
+    this.toggle.append(this.title, this.userName);
+    heading.append(this.toggle);
+    const meta = make("div", "entry-meta");
+    meta.id = `${this.domId}-meta`;
+    this.toggle.setAttribute("aria-describedby", `${this.indicator.id} ${meta.id}`);
+    this.screen = make("span", "entry-screen");
+    this.time = make("span", "entry-time");
+    this.preview = make("span", "entry-preview");
+    this.unreadBadge = make("span", "entry-unread");
+    const tags = make("span", "entry-tags");
+    this.marker = make("span", "entry-marker");
+    this.badgeBlocked = make("span", "badge badge-blocked", "Blocked");
+    this.phoneState = make("span", "badge badge-phone");
+    tags.append(this.marker, this.badgeBlocked, this.phoneState);
+    meta.append(this.screen, this.time, this.preview, this.unreadBadge, tags);
+    row.append(this.indicator, heading, meta);
+    li.append(row);
+    this.toggle.addEventListener("click", () => this.setOpen(!this.isOpen, { byHand: true }));
+    this.toggle.addEventListener("keydown", (event) => {
+      // Enter on an open entry goes on into its message box (the keyboard path of
+      // monitor-keys.js); Space still opens and closes.
+      if (event.key === "Enter" && this.isOpen && this.panel && this.panel.focusComposer()) {
+        event.preventDefault();
+      }
+    });
+    // The whole row opens the entry for a mouse; the keyboard has the heading's button.
+    row.addEventListener("click", (event) => {
+      if (!event.target.closest("button, a, input, textarea")) this.toggle.click();
+    });
+    this.element = li;
+    this.draw();
+    if (this.isOpen) this.buildPanel();
+    return li;
+  }
+
+  draw() {
+    if (this.panel) this.panel.update();
+    if (!this.element) return;
+    const data = this.data;
+    const status = STATUSES.includes(data.status) ? data.status : "offline";
+    const unread = this.unread;
+    this.element.className = `entry status-${status}${unread ? " unread" : ""}${this.isOpen ? " open" : ""}`;
+    this.indicator.className = `indicator status-${status}`;
+    this.indicatorWord.textContent = status;
+    this.title.textContent = data.title || data.interview || "Interview";
+    this.userName.textContent = this.who;
+    this.userName.classList.toggle("anonymous", !data.user_name);
+    this.screen.textContent = data.screen || "";
+    this.screen.title = data.screen || "";
+    this.time.textContent = entryTime(data);
+    const last = data.last_message;
+    this.preview.textContent = last ? `${this.speaker(last)}: ${last.text}` : "";
+    this.preview.title = this.preview.textContent;
+    this.unreadBadge.textContent = unread ? `${unread} unread` : "";
+    this.unreadBadge.hidden = !unread;
+    let marker = "";
+    if (this.mine) marker = "Mine";
+    else if (data.operator_id) marker = `Taken by ${data.operator_name || "another operator"}`;
+    this.marker.textContent = marker;
+    this.marker.hidden = !marker;
+    this.badgeBlocked.hidden = !data.blocked;
     const phone = data.phone || {};
-    this.phone.hidden = !(monitor.voice && monitor.operatorPhone && !data.blocked);
-    const mine = this.forwardingMine();
-    this.phone.textContent = mine ? "Call forwarding on" : "Forward calls";
-    this.phone.setAttribute("aria-pressed", mine ? "true" : "false");
-    this.phone.classList.toggle("on", mine);
     let phoneWords = "";
     if (phone.call_connected) phoneWords = "Call connected";
-    else if (phone.forwarding && !mine) phoneWords = "Calls forwarded to another operator";
+    else if (phone.forwarding && phone.operator_id !== this.monitor.me.id) phoneWords = "Calls forwarded to another operator";
+    else if (phone.forwarding) phoneWords = "Forwarding calls to you";
     this.phoneState.textContent = phoneWords;
     this.phoneState.hidden = !phoneWords;
-
-    if (!this.log || this.log.conversation !== data.conversation) {
-      if (this.unsubscribe) this.unsubscribe();
-      this.log = monitor.logFor(data.conversation);
-      this.unsubscribe = this.log.onChange(() => this.drawChat());
-    }
-    const who = data.user_name ? data.user_name.split(" ")[0] : "the user";
-    this.label.textContent = `Message to ${who}`;
-    if (previous && previous.status !== "on" && data.status === "on" && previous !== data) {
-      monitor.alerts.flag(this.key, "New chat", {
-        title: "Live chat started", body: `${data.user_name || "A user"} activated chat (${this.title.textContent})`,
-      });
-    }
-    this.drawChat();
-    if (data.chat) this.log.flush(); // what this operator typed while it could not go
   }
 
-  drawChat() {
-    const data = this.data;
-    const show = Boolean(data.chat) || (this.log && this.log.size > 0);
-    this.chat.hidden = !show;
-    const ended = this.monitor.socket.closedForGood; // the server ended this Monitor
-    const open = Boolean(data.chat) && !ended;
-    this.input.disabled = !open;
-    this.send.disabled = !open;
-    this.input.placeholder = open ? ""
-      : (ended ? "Not connected." : "The user is not in a chat with operators now.");
-    const me = this.monitor.me.id;
-    const otherHasIt = open && data.operator_id && data.operator_id !== me;
-    this.taken.hidden = !otherHasIt;
-    if (otherHasIt) this.takenText.textContent = `Taken by ${data.operator_name || "another operator"}`;
-    if (!show) return;
-    // Whose a message is comes from the server (`sender`), never from its client_id.
-    const sender = this.monitor.sender;
-    const shared = data.mode === "peer" || data.mode === "peerhelp";
-    const participants = this.log.participants();
-    renderChat(this.messages, this.log, {
-      isMine: (item) => item.sender === sender,
-      label: (item, mine) => senderLabel(item, mine, participants, shared),
-      classify: (item) => (item.role === "operator" && item.sender !== sender ? "other-operator" : ""),
-    });
+  /** Refresh what depends on the clock ("waiting 3 min"). */
+  drawTime() {
+    if (this.element) this.time.textContent = entryTime(this.data);
   }
 
-  showTyping(name, on) {
-    clearTimeout(this.typingTimer);
-    this.typing.textContent = on ? `${name || "The user"} is typing…` : "";
-    if (on) this.typingTimer = setTimeout(() => { this.typing.textContent = ""; }, TYPING_TIMEOUT_MS);
+  /** Who wrote the last message, for its preview (the entry names no sender id). */
+  speaker(message) {
+    if (message.role === "operator") return message.name || "Operator";
+    return message.name || (this.shared ? "Participant" : this.who);
+  }
+
+  buildPanel() {
+    if (!this.panel) this.panel = new EntryPanel(this);
+    if (!this.panel.element.isConnected) this.element.append(this.panel.element);
+    this.toggle.setAttribute("aria-controls", this.panel.element.id);
+    // Once the list has placed the row and the browser laid it out: the latest messages.
+    requestAnimationFrame(() => this.panel.shown());
+  }
+
+  /**
+   * Open or close the panel. `byHand`: the operator did it (a hand-closed entry stays
+   * closed when its chat comes to them again); opening by hand counts as reading it.
+   */
+  setOpen(open, { byHand = false } = {}) {
+    if (byHand && !open) this.closedByHand = true;
+    if (byHand && open) this.closedByHand = false;
+    if (open === this.isOpen) {
+      if (open && byHand) this.monitor.markRead(this);
+      return;
+    }
+    this.isOpen = open;
+    if (open) {
+      if (this.element) this.buildPanel();
+      this.monitor.opened(this);
+    } else if (this.panel && this.panel.element.contains(document.activeElement)) {
+      this.focusRow(); // closing must not drop the keyboard onto the page
+    }
+    if (this.panel) this.panel.element.hidden = !open;
+    if (this.toggle) this.toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    this.draw();
+    if (open && byHand) this.monitor.markRead(this);
+    this.monitor.list.changed();
+  }
+
+  /** Put the keyboard on this entry's row. */
+  focusRow() {
+    if (this.toggle && this.toggle.isConnected) this.toggle.focus();
   }
 
   remove() {
-    if (this.unsubscribe) this.unsubscribe();
-    clearTimeout(this.typingTimer);
-    this.element.remove();
+    if (this.panel) this.panel.remove();
+    if (this.element) this.element.remove();
   }
 }

@@ -1,12 +1,14 @@
 // Observe and control on the Monitor (docs/protocol.md): a live, disabled copy of
-// the user's screen inside the session entry, built with createElement and
+// the user's screen inside the entry's panel, built with createElement and
 // textContent from the server's description; "Take control" makes it editable
 // and its buttons press the user's. Private fields show a fixed mask, always.
+// After Observe the keyboard goes to the view's heading; after Stop observing, back
+// to Observe.
 
 import { buildScreen } from "./monitor-screen.js";
 
 const monitor = window.livehelpMonitor;
-const views = new Map(); // entry key -> ObserveView
+const views = new Map(); // entry id -> ObserveView
 
 function button(text, className, onClick) {
   const element = document.createElement("button");
@@ -20,18 +22,18 @@ function button(text, className, onClick) {
 class ObserveView {
   constructor(entry) {
     this.entry = entry;
-    this.key = entry.key;
+    this.panel = entry.panel;
     this.screen = null;
     this.controlling = false;
     this.fields = new Map(); // name -> {setValue, inputs, private}
-    const box = entry.observeView;
+    const box = this.panel.observeView;
     const bar = document.createElement("div");
     bar.className = "observe-bar";
-    this.heading = document.createElement("strong");
+    this.heading = document.createElement("h4");
     this.heading.className = "observe-heading";
+    this.heading.tabIndex = -1;
     this.status = document.createElement("span");
     this.status.className = "observe-status muted small";
-    this.status.setAttribute("role", "status");
     this.takeButton = button("Take control", "secondary small-button observe-control",
       () => monitor.send({ type: "control", session: this.key }));
     this.releaseButton = button("Stop controlling", "small-button observe-release",
@@ -43,8 +45,16 @@ class ObserveView {
     this.body.className = "observe-screen";
     box.replaceChildren(bar, this.body);
     box.hidden = false;
-    entry.observe.hidden = true;
+    const hadFocus = document.activeElement === this.panel.observe;
+    this.panel.observe.hidden = true;
     this.drawControl(entry.data);
+    if (this.panel.focusObserveView || hadFocus) this.heading.focus();
+    this.panel.focusObserveView = false;
+  }
+
+  /** The entry's key now: commands go through it (a shared entry's may change). */
+  get key() {
+    return this.entry.key;
   }
 
   stop() {
@@ -53,10 +63,12 @@ class ObserveView {
   }
 
   close() {
-    views.delete(this.key);
-    this.entry.observeView.hidden = true;
-    this.entry.observeView.replaceChildren();
-    this.entry.observe.hidden = false;
+    views.delete(this.entry.id);
+    const hadFocus = this.panel.observeView.contains(document.activeElement);
+    this.panel.observeView.hidden = true;
+    this.panel.observeView.replaceChildren();
+    this.panel.observe.hidden = false;
+    if (hadFocus) this.panel.observe.focus();
   }
 
   /** The full screen and values (on observe, on each screen change, page gone). */
@@ -100,11 +112,13 @@ class ObserveView {
     if (this.stale) status = "The user's page is loading a new screen or was closed.";
     else if (!this.screen) status = "Waiting for the user's page…";
     else if (otherName) status = `Controlled by ${otherName}.`;
+    // Said through the Monitor's one live region, once per change.
+    if (status && status !== this.status.textContent) monitor.announce(status);
     this.status.textContent = status;
     this.takeButton.hidden = this.controlling;
     this.takeButton.disabled = Boolean(otherName);
     this.releaseButton.hidden = !this.controlling;
-    this.entry.observeView.classList.toggle("controlling", this.controlling);
+    this.panel.observeView.classList.toggle("controlling", this.controlling);
     for (const field of this.fields.values()) {
       for (const input of field.inputs) input.disabled = !this.controlling || field.private;
     }
@@ -112,31 +126,38 @@ class ObserveView {
   }
 }
 
+/** The view of the entry reached by `key`, if it still stands for that entry. */
+function viewOf(key) {
+  const entry = monitor.entry(key);
+  return entry ? views.get(entry.id) : null;
+}
+
 function onMessage(message) {
   if (message.type === "observe_screen") {
     const entry = monitor.entry(message.session);
-    if (!entry) return;
-    let view = views.get(message.session);
+    if (!entry || !entry.panel) return;
+    let view = views.get(entry.id);
     if (!view || view.entry !== entry) view = new ObserveView(entry);
-    views.set(message.session, view);
+    views.set(entry.id, view);
     view.show(message);
   } else if (message.type === "observe_field") {
-    const view = views.get(message.session);
+    const view = viewOf(message.session);
     if (view) view.setValue(message.name, message.value);
   } else if (message.type === "observe_end") {
-    const view = views.get(message.session);
+    const view = viewOf(message.session);
     if (view) view.close();
   } else if (message.type === "session") {
-    const view = views.get(message.session.key);
-    if (view && view.entry === monitor.entry(message.session.key)) view.drawControl(message.session);
-    else if (view) views.delete(message.session.key);
+    const id = message.session.id || message.session.key;
+    const view = views.get(id);
+    if (view && view.entry === monitor.entryById(id)) view.drawControl(message.session);
+    else if (view) views.delete(id);
   } else if (message.type === "session_gone") {
-    views.delete(message.key);
+    views.delete(message.id || message.key);
   } else if (message.type === "monitor") {
     // A new socket after a reconnect: the server forgot what this page watched.
-    for (const [key, view] of views) {
-      if (monitor.entry(key) === view.entry) monitor.send({ type: "observe", session: key });
-      else views.delete(key);
+    for (const [id, view] of views) {
+      if (monitor.entryById(id) === view.entry) monitor.send({ type: "observe", session: view.key });
+      else views.delete(id);
     }
   }
 }

@@ -92,7 +92,7 @@ export function buildScreen(screen, key, actions) {
   const form = make("form", "observe-form");
   form.setAttribute("aria-label", "The user's screen");
   form.addEventListener("submit", (event) => event.preventDefault());
-  form.append(make("h3", "observe-question", screen.question));
+  form.append(make("h5", "observe-question", screen.question));
   for (const paragraph of screen.subquestion || []) form.append(make("p", "observe-subquestion", paragraph));
   const fields = new Map();
   screen.fields.forEach((field, index) => {

@@ -1,11 +1,19 @@
-// The Monitor page: operator settings, the live list of sessions, many chats at once.
-// Speaks the operator socket of docs/protocol.md.
+// The Monitor page: the operator's console. Speaks the operator socket of
+// docs/protocol.md: entries by `id`, what is unread for this operator (the entry's
+// seqs and the server's read marks), chat logs fetched when an entry first opens.
+// The list is monitor-list.js, one entry monitor-entry.js (its panel monitor-panel.js),
+// the settings line monitor-settings.js.
 
 import { ChatLog } from "./lh-chat-log.js";
 import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl } from "./lh-socket.js";
 import { Alerts } from "./monitor-alerts.js";
+import { Announcer } from "./monitor-announce.js";
 import { SessionEntry } from "./monitor-entry.js";
+import { setupKeys } from "./monitor-keys.js";
+import { SessionList } from "./monitor-list.js";
+import { Settings } from "./monitor-settings.js";
+import { setServerNow } from "./monitor-time.js";
 
 const root = document.getElementById("monitor");
 // Errors the page shows stay up long enough to read, then get out of the way.
@@ -16,24 +24,23 @@ class Monitor {
     this.me = { id: root.dataset.userId, name: root.dataset.firstName };
     this.sender = `u:${this.me.id}`; // how the server names this operator in chat events
     this.voice = root.dataset.twilioVoice === "true";
-    this.operator = { available: false, roles: [], phone: null };
-    this.operatorPhone = null;
-    this.requestedRoles = [];
-    this.entries = new Map(); // key -> SessionEntry
+    this.entries = new Map(); // entry id -> SessionEntry
+    this.byKey = new Map(); // every client key an entry was reached by -> SessionEntry
     this.logs = new Map(); // conversation -> ChatLog
-    // Conversations whose history this socket has had or asked for since it opened.
-    this.asked = new Set();
+    this.read = new Map(); // conversation -> how far this operator has read it
+    // Conversations whose history this socket has had or asked for since it opened:
+    // the ones the page holds, named in the next `hello`.
+    this.held = new Set();
+    this.snapshots = 0;
+    this.loading = false;
     this.history = new HistoryAsker((message) => this.send(message));
     this.helloTimer = null;
-    this.alerts = new Alerts();
-    this.list = document.getElementById("sessions");
-    this.empty = document.getElementById("sessions-empty");
     this.errorBox = document.getElementById("monitor-error");
-    this.statusButton = document.getElementById("status-toggle");
-    this.statusButton.addEventListener("click", () => {
-      this.send({ type: "set_status", available: !this.operator.available });
-    });
-    this.setupPhone();
+    this.settings = new Settings(this);
+    this.announcer = new Announcer(document.getElementById("announcer"));
+    this.list = new SessionList(this);
+    this.alerts = new Alerts(this);
+    setupKeys(this);
     this.socket = new LiveSocket("ws/monitor", {
       notice: document.getElementById("connection"),
       onOpen: () => this.hello(),
@@ -45,7 +52,9 @@ class Monitor {
     // Other Monitor features (observe/control) hook in here.
     window.livehelpMonitor = {
       send: (message) => this.send(message),
-      entry: (key) => this.entries.get(key),
+      entry: (key) => this.byKey.get(key),
+      entryById: (id) => this.entries.get(id),
+      announce: (text) => this.announcer.say("status", text),
       me: this.me,
       socket: this.socket,
     };
@@ -54,6 +63,10 @@ class Monitor {
 
   send(message) {
     return this.socket.send(message);
+  }
+
+  entryById(id) {
+    return this.entries.get(id);
   }
 
   logFor(conversation) {
@@ -68,31 +81,26 @@ class Monitor {
   }
 
   hello() {
+    // The answer replays the conversations named here (those the page holds); one
+    // opened later is asked for alone (askHistory).
     const lastSeq = {};
-    for (const [conversation, log] of this.logs) lastSeq[conversation] = log.contiguous();
-    // The answer replays only the conversations listed then (its snapshot says which);
-    // one listed later (its session came back after a restart) is asked for alone.
-    this.asked.clear();
+    for (const conversation of this.held) lastSeq[conversation] = this.logFor(conversation).contiguous();
     clearTimeout(this.helloTimer);
     this.history.spend();
     this.send({ type: "hello", last_seq: lastSeq });
     // Messages typed while the socket was down go once a snapshot says their entry can
-    // chat (on_monitor, SessionEntry.update); same client_id, so stored once.
+    // chat (on_monitor, EntryPanel.update); same client_id, so stored once.
   }
 
   /** One message of this page, to the entry it was typed in, once that entry can chat. */
   sendPending(item) {
-    const entry = this.entries.get(item.session);
+    const entry = this.entries.get(item.entry);
     if (!entry || !entry.data.chat) return false;
-    return this.send({ type: "chat", session: item.session, client_id: item.client_id, text: item.text });
-  }
-
-  flushAll() {
-    for (const log of this.logs.values()) log.flush();
+    return this.send({ type: "chat", session: entry.key, client_id: item.client_id, text: item.text });
   }
 
   down() {
-    this.statusButton.disabled = true;
+    document.getElementById("status-toggle").disabled = true;
     for (const log of this.logs.values()) log.socketDown();
     this.history.reset();
     clearTimeout(this.helloTimer);
@@ -102,29 +110,46 @@ class Monitor {
    * nothing here works any more, and the page says so (the notice has the words). */
   ended(words) {
     root.classList.add("ended");
-    document.getElementById("status-hint").hidden = true;
-    this.statusButton.textContent = "Not connected";
-    this.statusButton.classList.remove("on");
-    this.statusButton.setAttribute("aria-pressed", "false");
+    this.settings.ended();
     for (const control of root.querySelectorAll("button, textarea, input, select")) {
       control.disabled = true;
     }
     for (const log of this.logs.values()) log.failAll(words);
-    for (const entry of this.entries.values()) entry.drawChat();
+    for (const entry of this.entries.values()) entry.draw();
     document.title = `Not connected · ${document.title.replace(/^\(\d+\) /, "")}`;
   }
 
-  /** The history of an entry's conversation that appeared after the last snapshot (a new
-   * session, a peerhelp join): one `history` request for that conversation alone. */
-  askForNew(entry) {
+  /** The entry opened: its conversation's history, once per socket. */
+  opened(entry) {
     const conversation = entry.data.conversation;
-    if (!conversation || this.asked.has(conversation)) return;
-    this.asked.add(conversation);
+    if (!conversation || this.held.has(conversation)) return;
+    this.held.add(conversation);
     this.history.ask(conversation, this.logFor(conversation).contiguous());
   }
 
+  readMark(conversation) {
+    return this.read.get(conversation) || 0;
+  }
+
+  /** This operator has now seen the entry's conversation: tell the server (and so this
+   * operator's other tabs), once per new message. */
+  markRead(entry) {
+    if (!entry.unread) return;
+    const { conversation, last_seq: seq } = entry.data;
+    this.read.set(conversation, seq);
+    this.send({ type: "read", conversation, seq });
+    this.readChanged(conversation);
+  }
+
+  readChanged(conversation) {
+    for (const entry of this.entries.values()) {
+      if (entry.data.conversation === conversation) entry.draw();
+    }
+    this.list.changed();
+  }
+
   sendChat(entry, text) {
-    entry.log.addPending(newClientId(), text, { session: entry.key });
+    entry.panel.log.addPending(newClientId(), text, { session: entry.key, entry: entry.id });
   }
 
   receive(message) {
@@ -134,20 +159,27 @@ class Monitor {
   }
 
   on_monitor(message) {
-    this.setOperator(message.operator || {});
-    this.setRoles(message.roles || []);
-    const keys = new Set();
+    // What the page first learns is its starting point, not news to announce.
+    this.loading = this.snapshots === 0;
+    this.snapshots += 1;
+    setServerNow(message.now);
+    this.settings.setOperator(message.operator || {});
+    this.settings.setRequestedRoles(message.roles || []);
+    // The server's marks only grow; a `read` this page sent may be newer than the snapshot.
+    for (const [conversation, seq] of Object.entries(message.read || {})) {
+      this.read.set(conversation, Math.max(seq, this.readMark(conversation)));
+    }
+    const ids = new Set();
     for (const data of message.sessions || []) {
-      keys.add(data.key);
+      ids.add(data.id || data.key);
       this.upsert(data);
     }
-    for (const key of [...this.entries.keys()]) {
-      if (!keys.has(key)) this.removeEntry(key);
+    for (const id of [...this.entries.keys()]) {
+      if (!ids.has(id)) this.removeEntry(id);
     }
-    // The server follows every snapshot answering `hello` (and the one on open
-    // precedes our `hello`) with the history of all listed conversations.
-    for (const entry of this.entries.values()) this.asked.add(entry.data.conversation);
-    this.flushAll();
+    for (const log of this.logs.values()) log.flush();
+    this.loading = false;
+    this.list.changed();
   }
 
   /** One page of a conversation's history came; the server has more after `after`. */
@@ -156,37 +188,53 @@ class Monitor {
   }
 
   on_session(message) {
-    this.askForNew(this.upsert(message.session));
+    this.upsert(message.session);
   }
 
   on_session_gone(message) {
-    this.removeEntry(message.key);
+    this.removeEntry(message.id || message.key);
   }
 
   on_roles(message) {
-    this.setRoles(message.roles || []);
+    this.settings.setRequestedRoles(message.roles || []);
+  }
+
+  on_read(message) {
+    const { conversation, seq } = message;
+    if (seq <= this.readMark(conversation)) return;
+    this.read.set(conversation, seq);
+    this.readChanged(conversation);
   }
 
   on_chat(message) {
     const log = this.logFor(message.conversation);
+    const lastBefore = log.lastSeq;
     if (!log.add(message)) return;
-    if (message.role !== "user") return;
+    // A live message (it says how far the team answered) after a gap in what this page
+    // holds: the missing ones are asked for (replayed ones never make a gap).
+    if (typeof message.answered_seq === "number" && this.held.has(message.conversation)
+        && lastBefore > 0 && message.seq > lastBefore + 1) {
+      this.history.ask(message.conversation, log.contiguous());
+    }
     for (const entry of this.entries.values()) {
       if (entry.data.conversation !== message.conversation) continue;
-      if (message.session && entry.data.session !== message.session) continue;
-      if (this.watching(entry)) continue;
-      this.alerts.flag(entry.key, "New message", {
-        title: `New message from ${message.name || entry.data.user_name || "a user"}`,
-        body: message.text,
-      });
-      entry.showTyping("", false);
+      const before = entry.unread;
+      if (!entry.addMessage(message)) continue;
+      if (message.role === "user" && entry.panel) entry.panel.showTyping("", false);
+      if (entry.unread > before && this.watching(entry)) this.markRead(entry);
+      if (entry.unread > before) {
+        this.alerts.newUnread(entry.id, `New message from ${message.name || entry.who}`, message.text);
+        this.announceUnread(entry);
+      }
+      this.list.changed();
     }
   }
 
-  /** The operator is typing in this entry's box and can see it: no need to flag. */
+  /** The entry's chat is open and on screen, and the operator is on this page. */
   watching(entry) {
-    if (document.activeElement !== entry.input || !document.hasFocus()) return false;
-    const box = entry.element.getBoundingClientRect();
+    if (!entry.isOpen || !entry.panel || !entry.panel.element.isConnected) return false;
+    if (document.visibilityState !== "visible" || !document.hasFocus()) return false;
+    const box = entry.panel.logBox.getBoundingClientRect();
     return box.bottom > 0 && box.top < window.innerHeight;
   }
 
@@ -196,18 +244,21 @@ class Monitor {
   }
 
   on_typing(message) {
-    const entry = this.entries.get(message.key);
-    if (entry) entry.showTyping(message.name, message.typing);
+    // A shared entry names one person's key; another of its people may be typing.
+    const entry = this.byKey.get(message.key)
+      || [...this.entries.values()].find((other) => other.data.conversation === message.conversation);
+    if (entry && entry.panel) entry.panel.showTyping(message.name, message.typing);
   }
 
   on_error(message) {
     if (message.ref === "set_phone") {
-      this.phoneMessage(message.message, true);
+      this.settings.phoneMessage(message.message, true);
       return;
     }
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
-    if (message.ref === "typing") return; // coalesced by the server; nothing to show
+    // Coalesced by the server (typing); a read mark of an entry that just went away.
+    if (message.ref === "typing" || message.ref === "read") return;
     this.showError(message.message || "The server refused that.");
   }
 
@@ -219,111 +270,77 @@ class Monitor {
   }
 
   upsert(data) {
-    let entry = this.entries.get(data.key);
+    const id = data.id || data.key;
+    let entry = this.entries.get(id);
+    let previous = null;
     if (entry) {
-      entry.update(data);
+      const unreadBefore = entry.unread;
+      previous = entry.update(data);
+      if (previous.status !== data.status && !this.loading) {
+        this.announcer.say("status", `${entry.who}: ${data.status}`);
+      }
+      if (entry.unread > unreadBefore) this.announceUnread(entry);
     } else {
       entry = new SessionEntry(this, data);
-      this.entries.set(data.key, entry);
-      this.alerts.register(data.key, entry.element);
-      this.list.append(entry.element);
+      this.entries.set(id, entry);
+      if (!this.loading) this.announcer.say("session", `New session: ${entry.who}, ${data.title || data.interview}`);
     }
-    this.empty.hidden = this.entries.size > 0;
+    this.byKey.set(data.key, entry);
+    const wasMine = previous && previous.chat && previous.operator_id === this.me.id;
+    if (data.chat && entry.mine && !wasMine && !entry.closedByHand) entry.setOpen(true);
+    if (entry.isOpen) this.opened(entry);
+    this.list.changed();
     return entry;
   }
 
-  removeEntry(key) {
-    const entry = this.entries.get(key);
+  announceUnread(entry) {
+    const count = entry.unread;
+    this.announcer.say("unread", `${entry.who}: ${count} unread`);
+  }
+
+  removeEntry(id) {
+    const entry = this.entries.get(id);
     if (!entry) return;
     entry.remove();
-    this.entries.delete(key);
-    // Not listed, it gets no events: ask again for what it missed if it comes back.
+    this.entries.delete(id);
+    for (const [key, other] of this.byKey) if (other === entry) this.byKey.delete(key);
+    // Not listed, it gets no events: asked again for what it missed if it comes back.
     const conversation = entry.data.conversation;
     if (![...this.entries.values()].some((other) => other.data.conversation === conversation)) {
-      this.asked.delete(conversation);
+      this.held.delete(conversation);
     }
-    this.alerts.forget(key);
-    this.empty.hidden = this.entries.size > 0;
+    this.list.changed();
   }
 
-  setOperator(operator) {
-    this.operator = { available: Boolean(operator.available), roles: operator.roles || [],
-      phone: operator.phone || null };
-    const on = this.operator.available;
-    this.statusButton.disabled = false;
-    this.statusButton.textContent = on ? "Available for chat" : "Not available for chat";
-    this.statusButton.setAttribute("aria-pressed", on ? "true" : "false");
-    this.statusButton.classList.toggle("on", on);
-    const phoneChanged = this.operatorPhone !== this.operator.phone;
-    this.operatorPhone = this.operator.phone;
-    if (this.voice && phoneChanged) {
-      const input = document.getElementById("phone-input");
-      if (document.activeElement !== input || !input.value) input.value = this.operatorPhone || "";
-      if (this.phonePending) this.phoneMessage(this.operatorPhone ? "Saved." : "Number removed.", false);
-      for (const entry of this.entries.values()) entry.update(entry.data);
+  /** The list was drawn: the title's count and the notice follow it. */
+  listDrawn() {
+    let total = 0;
+    for (const entry of this.entries.values()) total += entry.unread;
+    this.alerts.setTotal(total);
+  }
+
+  /** The entry with unread messages whose last message came last. */
+  newestUnread() {
+    let newest = null;
+    for (const entry of this.entries.values()) {
+      if (!entry.unread) continue;
+      const time = (entry.data.last_message && entry.data.last_message.time) || "";
+      if (!newest || time > newest.time) newest = { entry, time };
     }
-    this.phonePending = false;
-    this.drawRoles();
+    return newest ? newest.entry : null;
   }
 
-  setRoles(roles) {
-    this.requestedRoles = roles;
-    this.drawRoles();
+  /** Show the entry, open it and put the keyboard in its message box (or on its row). */
+  goTo(entry) {
+    this.list.reveal(entry);
+    entry.setOpen(true, { byHand: true });
+    entry.element.scrollIntoView({ block: "center" });
+    if (!entry.panel || !entry.panel.focusComposer()) entry.focusRow();
   }
 
-  drawRoles() {
-    const list = document.getElementById("roles-list");
-    const chosen = new Set(this.operator.roles);
-    const all = [...new Set([...this.requestedRoles, ...this.operator.roles])].sort();
-    document.getElementById("roles-empty").hidden = all.length > 0;
-    const fragment = document.createDocumentFragment();
-    for (const role of all) {
-      const label = document.createElement("label");
-      label.className = "inline-check";
-      const box = document.createElement("input");
-      box.type = "checkbox";
-      box.value = role;
-      box.checked = chosen.has(role);
-      box.addEventListener("change", () => this.sendRoles());
-      label.append(box, " ", role);
-      if (!this.requestedRoles.includes(role)) {
-        const note = document.createElement("span");
-        note.className = "muted small";
-        note.textContent = " (no active session asks for it)";
-        label.append(note);
-      }
-      fragment.append(label);
-    }
-    list.replaceChildren(fragment);
-  }
-
-  sendRoles() {
-    const roles = [...document.querySelectorAll("#roles-list input:checked")].map((box) => box.value);
-    this.operator.roles = roles;
-    this.send({ type: "set_roles", roles });
-  }
-
-  setupPhone() {
-    if (!this.voice) return;
-    const form = document.getElementById("phone-form");
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
-      const phone = document.getElementById("phone-input").value.trim();
-      this.phonePending = true;
-      this.phoneMessage("Saving…", false);
-      if (!this.send({ type: "set_phone", phone })) {
-        this.phoneMessage("Not connected; try again in a moment.", true);
-      } else if (phone === (this.operatorPhone || "")) {
-        this.phoneMessage("Saved.", false);
-      }
-    });
-  }
-
-  phoneMessage(text, isError) {
-    const box = document.getElementById("phone-message");
-    box.textContent = text;
-    box.classList.toggle("error", isError);
-    document.getElementById("phone-input").setAttribute("aria-invalid", isError ? "true" : "false");
+  /** The operator's phone number changed: the entries' forwarding buttons follow. */
+  redrawPhones() {
+    for (const entry of this.entries.values()) if (entry.panel) entry.panel.update();
   }
 }
 

@@ -12,10 +12,12 @@ from tests.browser.test_monitor_chat import (
     activate,
     entries,
     go_available,
+    open_entry,
     open_interviewee,
     open_operator,
     user_says,
 )
+from tests.browser.test_monitor_console import LAPTOP, PHONE, Visitor
 
 AXE = Axe()
 
@@ -45,6 +47,39 @@ async def test_chatting_on_both_sides_has_no_violations(live_server, new_context
     await expect(entries(monitor).first.locator(".chat-message")).to_have_count(1)
     await assert_no_violations(user, "Help tab while chatting")
     await assert_no_violations(monitor, "Monitor with a chat")
+
+
+async def test_the_monitor_console_has_no_violations_in_any_state(live_server, new_context) -> None:
+    live_server.services.config.twilio.voice = True
+    live_server.services.config.twilio.number = "+12762410114"
+    monitor = await open_operator(new_context, live_server, viewport=LAPTOP)
+    await assert_no_violations(monitor, "empty Monitor")
+    visitors = [await Visitor.start(live_server, screen="About you") for _ in range(3)]
+    await expect(entries(monitor)).to_have_count(3)
+    await assert_no_violations(monitor, "Monitor with 3 sessions")
+    await go_available(monitor)
+    await visitors[0].activate()
+    await visitors[0].says("Hello, is anyone there?")
+    await visitors[1].activate()
+    await visitors[1].says("I have a question")
+    await expect(entries(monitor).locator(".chat-message")).to_have_count(2)
+    await open_entry(entries(monitor).nth(2))  # a closed one too: no chat, its actions
+    await assert_no_violations(monitor, "Monitor with open chats")
+    await monitor.locator("#roles-button").click()
+    await assert_no_violations(monitor, "roles panel open")
+    await monitor.keyboard.press("Escape")
+    await monitor.get_by_role("button", name="Phone: none · Change").click()
+    await monitor.get_by_role("button", name="Save number").click()  # an empty number: removed
+    await assert_no_violations(monitor, "phone panel open")
+    await monitor.keyboard.press("Escape")
+    await monitor.get_by_role("button", name="Keyboard shortcuts").click()
+    await assert_no_violations(monitor, "keyboard shortcuts open")
+    await monitor.keyboard.press("Escape")
+    await monitor.get_by_role("button", name="Unread", exact=True).click()
+    await monitor.get_by_role("button", name="Waiting", exact=True).click()
+    await assert_no_violations(monitor, "filters on")
+    await monitor.set_viewport_size(PHONE)
+    await assert_no_violations(monitor, "Monitor on a phone")
 
 
 async def test_the_admin_pages_have_no_violations(live_server, new_context) -> None:

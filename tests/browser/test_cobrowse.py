@@ -8,7 +8,7 @@ import re
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import SCREENS, sign_in
-from tests.browser.test_monitor_chat import entries
+from tests.browser.test_monitor_chat import entries, open_entry
 
 INTERVIEW = "cobrowse_demo"  # live help on from the first screen; a private field and a password
 PASSWORD = "S3cret-horse-77"
@@ -41,6 +41,7 @@ async def user_page(new_context, live_server, sent: list | None = None) -> Page:
 
 async def observe(monitor: Page, index: int = 0):
     entry = entries(monitor).nth(index)
+    await open_entry(entry)
     await entry.get_by_role("button", name="Observe").click()
     view = entry.locator(".observe-view")
     await expect(view).to_be_visible()
@@ -60,7 +61,7 @@ async def test_typing_and_screen_changes_appear_live(live_server, new_context) -
     monitor = await operator_page(new_context, live_server)
     user = await user_page(new_context, live_server)
     _, view = await observe(monitor)
-    await expect(view.locator("h3")).to_have_text("About you")
+    await expect(view.locator(".observe-question")).to_have_text("About you")
     await expect(user.locator("#lh-cobrowse-notice")).to_have_text(
         re.compile("An operator is viewing your screen"))
 
@@ -73,7 +74,7 @@ async def test_typing_and_screen_changes_appear_live(live_server, new_context) -
     await monitor.screenshot(path=str(SCREENS / "monitor-observe.png"), full_page=True)
 
     await user.get_by_role("button", name="Continue").click()
-    await expect(view.locator("h3")).to_have_text("Your household")
+    await expect(view.locator(".observe-question")).to_have_text("Your household")
     await user.get_by_label("Owner").check()
     await expect(view.get_by_label("Owner")).to_be_checked()
     await user.get_by_label("Children").check()
@@ -91,7 +92,7 @@ async def test_private_values_never_reach_the_operator(live_server, new_context)
     user = await user_page(new_context, live_server, sent=sent)
     await to_secrets(user)
     entry, view = await observe(monitor)
-    await expect(view.locator("h3")).to_have_text("Protect your application")
+    await expect(view.locator(".observe-question")).to_have_text("Protect your application")
     await user.get_by_label("Reference number").fill(REFERENCE)
     await user.get_by_label("Password").press_sequentially(PASSWORD)
     await entry.get_by_role("button", name="Take control").click()
@@ -100,7 +101,7 @@ async def test_private_values_never_reach_the_operator(live_server, new_context)
     await expect(view.get_by_label("Reference number")).to_have_value("••••••")
     await expect(view.get_by_label("Reference number")).to_be_disabled()
     await view.get_by_role("button", name="Continue").click()
-    await expect(view.locator("h3")).to_have_text("Check your answers")
+    await expect(view.locator(".observe-question")).to_have_text("Check your answers")
     await expect(view.locator(".review-row", has_text="Reference number")).to_contain_text("Hidden")
     record = await live_server.services.store.get_session(
         await user.locator("main").get_attribute("data-session"))
@@ -127,7 +128,7 @@ async def test_control_round_trip_saves_as_the_user(live_server, new_context) ->
     session_id = await user.locator("main").get_attribute("data-session")
     await view.get_by_role("button", name="Continue").click()
     await expect(user.locator("#question")).to_have_text("Your household")
-    await expect(view.locator("h3")).to_have_text("Your household")
+    await expect(view.locator(".observe-question")).to_have_text("Your household")
     record = await live_server.services.store.get_session(session_id)
     assert record.answers["first_name"] == "Olivia"
     assert "about" in record.progress["done"]
@@ -154,7 +155,7 @@ async def test_one_controller_and_release_on_disconnect(live_server, new_context
     await expect(second_view.locator(".observe-status")).to_have_text("Controlled by Olga.")
     await expect(second_entry.get_by_role("button", name="Take control")).to_be_disabled()
     await second.evaluate("""() => window.livehelpMonitor.send(
-        {type: "control", session: document.querySelector("#sessions > li.entry").dataset.key})""")
+        {type: "control", session: document.querySelector("#sessions > li.entry").dataset.id})""")
     await expect(second.locator("#monitor-error")).to_contain_text("Olga is controlling")
 
     await first.context.close()
@@ -177,6 +178,7 @@ async def test_join_opens_a_tab_and_saves_the_operators_answers(live_server, new
     await user.get_by_role("button", name="Continue").click()
     await expect(user.locator("#question")).to_have_text("What is your favorite vegetable?")
 
+    await open_entry(entries(monitor).first)
     join = entries(monitor).first.get_by_role("button", name="Join")
     await expect(entries(monitor).first.locator("form.join-form")).to_have_attribute(
         "target", "_blank")

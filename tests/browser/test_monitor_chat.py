@@ -27,8 +27,16 @@ async def open_operator(new_context, live_server, email="op@example.com", first_
     return page
 
 
-async def go_available(page: Page, role: str = "advocate") -> None:
+async def serve_role(page: Page, role: str) -> None:
+    """Tick `role` in the Roles panel of the settings line (and close the panel)."""
+    await page.locator("#roles-button").click()
     await page.get_by_role("checkbox", name=role).check()
+    await page.keyboard.press("Escape")
+    await expect(page.locator("#roles-panel")).to_be_hidden()
+
+
+async def go_available(page: Page, role: str = "advocate") -> None:
+    await serve_role(page, role)
     await page.get_by_role("button", name="Not available for chat", exact=True).click()
     await expect(page.get_by_role("button", name="Available for chat", exact=True)).to_be_visible()
 
@@ -45,6 +53,8 @@ async def open_interviewee(new_context, live_server, viewport=None) -> Page:
 
 
 async def activate(user: Page) -> None:
+    """Turn chat on, once the page's chat runs (its first `state` replaced "Connecting…")."""
+    await expect(user.locator("#lh-partners")).not_to_have_text("Connecting…")
     await user.locator("#lh-chat-icon").click()
     await user.get_by_role("button", name="Activate chat").click()
     await expect(user.locator("#lh-input")).to_be_enabled()
@@ -57,6 +67,23 @@ async def user_says(user: Page, text: str) -> None:
 
 def entries(monitor: Page):
     return monitor.locator("#sessions > li.entry")
+
+
+def toggle(entry):
+    """The button in an entry's heading that opens and closes its panel."""
+    return entry.locator(".entry-toggle")
+
+
+async def open_entry(entry) -> None:
+    """Open an entry's panel (chat and actions) unless it is open already."""
+    if await toggle(entry).get_attribute("aria-expanded") != "true":
+        await toggle(entry).click()
+    await expect(entry.locator(".entry-panel")).to_be_visible()
+
+
+def composer(entry):
+    """The message box of an entry's open panel ("Message to <who>")."""
+    return entry.get_by_role("textbox", name=re.compile("^Message to "))
 
 
 async def test_help_mode_conversation_both_ways(live_server, new_context) -> None:
@@ -76,18 +103,22 @@ async def test_help_mode_conversation_both_ways(live_server, new_context) -> Non
 
     entry = entries(monitor).first
     await expect(entry.locator(".indicator")).to_have_text("on")
-    await expect(entry).to_have_class(re.compile(r"\bhighlight\b"))
+    await expect(entry.locator(".entry-marker")).to_have_text("Mine")
+    await expect(toggle(entry)).to_have_attribute("aria-expanded", "true")  # mine: opened by itself
 
+    await toggle(entry).click()  # closed by hand: what comes now is unread
     await user_says(user, "Hello, I need help with child support")
+    await expect(entry.locator(".entry-unread")).to_have_text("1 unread")
+    await expect(entry.locator(".entry-preview")).to_have_text(re.compile("Hello, I need help with child support$"))
+    await expect(entry).to_have_class(re.compile(r"\bunread\b"))
+    await expect(monitor).to_have_title("(1) Monitor")
+
+    await open_entry(entry)
     await expect(entry.locator(".chat-message.theirs .chat-text")).to_have_text(
         "Hello, I need help with child support")
-    await expect(entry.locator(".badge-new")).to_have_text("New message")
-    await expect(monitor).to_have_title(re.compile(r"^\(\d+\) Monitor"))
-
-    box = entry.get_by_label("Message to the user")
-    await box.click()
-    await expect(entry).not_to_have_class(re.compile(r"\bhighlight\b"))
+    await expect(entry).not_to_have_class(re.compile(r"\bunread\b"))
     await expect(monitor).to_have_title("Monitor")
+    box = composer(entry)
     await box.fill("Happy to help. What is your question?")
     await box.press("Enter")
     await expect(entry.locator(".chat-message.mine .chat-state")).to_have_count(0)
@@ -110,8 +141,8 @@ async def test_chat_text_is_never_markup(live_server, new_context) -> None:
     await user_says(user, XSS)
     entry = entries(monitor).first
     await expect(entry.locator(".chat-message .chat-text")).to_have_text(XSS)
-    await entry.get_by_label("Message to the user").fill(XSS + " back")
-    await entry.get_by_label("Message to the user").press("Enter")
+    await composer(entry).fill(XSS + " back")
+    await composer(entry).press("Enter")
     await expect(user.locator("#lh-messages .chat-text").nth(1)).to_have_text(XSS + " back")
     assert await monitor.locator("#sessions img").count() == 0
     assert await user.locator("#lh-messages img").count() == 0
@@ -132,8 +163,8 @@ async def test_operator_going_unavailable_keeps_the_chat(live_server, new_contex
     await user_says(user, "Are you still there?")
     entry = entries(monitor).first
     await expect(entry.locator(".chat-text")).to_have_text("Are you still there?")
-    await entry.get_by_label("Message to the user").fill("Yes, still here.")
-    await entry.get_by_label("Message to the user").press("Enter")
+    await composer(entry).fill("Yes, still here.")
+    await composer(entry).press("Enter")
     await expect(user.locator("#lh-messages .theirs .chat-text")).to_have_text("Yes, still here.")
 
 
@@ -146,7 +177,8 @@ async def test_block_by_one_operator_holds_for_all_and_unblock_restores(
     await go_available(pavel)
     await activate(user)
     olga_entry, pavel_entry = entries(olga).first, entries(pavel).first
-    await olga_entry.get_by_role("button", name="Block").click()
+    await open_entry(pavel_entry)  # Olga's chat: on Pavel's Monitor it opens when he asks
+    await olga_entry.get_by_role("button", name="Block", exact=True).click()
     for entry in (olga_entry, pavel_entry):
         await expect(entry.locator(".badge-blocked")).to_be_visible()
         await expect(entry.locator(".indicator")).to_have_text("off")
@@ -154,7 +186,7 @@ async def test_block_by_one_operator_holds_for_all_and_unblock_restores(
     await expect(user.get_by_role("button", name="Activate chat")).to_be_disabled()
     await expect(user.locator("#lh-partners")).to_contain_text("blocked")
 
-    await pavel_entry.get_by_role("button", name="Unblock").click()
+    await pavel_entry.get_by_role("button", name="Unblock", exact=True).click()
     await expect(olga_entry.locator(".badge-blocked")).to_be_hidden()
     await expect(user.get_by_role("button", name="Activate chat")).to_be_enabled()
     await activate(user)
@@ -184,7 +216,11 @@ async def test_closed_tab_shows_offline(live_server, new_context) -> None:
     entry = entries(monitor).first
     await expect(entry.locator(".indicator")).to_have_text("waiting")
     await user.close()
-    await expect(entry.locator(".indicator")).to_have_text("offline", timeout=5000)
+    group = monitor.get_by_role("button", name="Offline (1)")
+    await expect(group).to_be_visible(timeout=5000)
+    await expect(entries(monitor)).to_have_count(0)  # folded away
+    await group.click()
+    await expect(entry.locator(".indicator")).to_have_text("offline")
 
 
 async def test_reconnect_loses_and_doubles_nothing(live_server, new_context) -> None:
@@ -194,7 +230,7 @@ async def test_reconnect_loses_and_doubles_nothing(live_server, new_context) -> 
     await activate(user)
     await user_says(user, "first")
     entry = entries(monitor).first
-    box = entry.get_by_label("Message to the user")
+    box = composer(entry)
     await expect(entry.locator(".chat-text")).to_have_text(["first"])
 
     # Drop the user's socket; the page must notice and reconnect by itself.
@@ -225,7 +261,7 @@ async def test_screenshots_monitor_and_phone_help_tab(live_server, new_context) 
     ann = await open_interviewee(new_context, live_server, viewport={"width": 390, "height": 844})
     ben = await open_interviewee(new_context, live_server)
     await go_available(monitor)
-    await monitor.get_by_role("checkbox", name="family law").check()
+    await serve_role(monitor, "family law")
     await activate(ann)
     await user_says(ann, "Can I ask about spousal support here?")
     await activate(ben)
@@ -233,8 +269,8 @@ async def test_screenshots_monitor_and_phone_help_tab(live_server, new_context) 
     first, second = entries(monitor).nth(0), entries(monitor).nth(1)
     await expect(first.locator(".chat-text")).to_have_count(1)
     await expect(second.locator(".chat-text")).to_have_count(1)
-    await first.get_by_label("Message to the user").fill("Yes, of course. What would you like to know?")
-    await first.get_by_label("Message to the user").press("Enter")
+    await composer(first).fill("Yes, of course. What would you like to know?")
+    await composer(first).press("Enter")
     await expect(ann.locator("#lh-messages .theirs")).to_have_count(1)
     await user_says(ann, "How is it calculated?")
     await expect(first.locator(".chat-text")).to_have_count(3)
@@ -249,17 +285,34 @@ async def test_phone_number_and_call_forwarding(live_server, new_context) -> Non
     user = await open_interviewee(new_context, live_server)
     entry = entries(monitor).first
     await expect(entry.locator(".indicator")).to_have_text("waiting")
+    await open_entry(entry)
     await expect(entry.get_by_role("button", name="Forward calls")).to_be_hidden()
 
+    change = monitor.get_by_role("button", name="Phone: none · Change")
+    await change.click()
     phone = monitor.get_by_label(re.compile("Your phone number"))
-    await phone.fill("555-1234")
-    await monitor.get_by_role("button", name="Save number").click()
-    await expect(monitor.locator("#phone-message")).to_contain_text("E.164")
-    await expect(monitor.locator("#phone-message")).to_have_class(re.compile(r"\berror\b"))
+    await expect(phone).to_be_focused()
+    save = monitor.get_by_role("button", name="Save number")
+    assert await save.evaluate("(b) => b.getClientRects().length") == 1  # one line, never wrapped
+    line = await save.evaluate("(b) => parseFloat(getComputedStyle(b).lineHeight)")
+    assert (await save.bounding_box())["height"] < 2 * line
+    message = monitor.locator("#phone-message")
+    for typed, words in (("555-1234", ("This phone number must start with + and the country code, "
+                                       "for example +12762410114.")),
+                         ("+0 123", re.compile(r"^This phone number could not be read: write \+ and the "
+                                               r"country code, then the number"))):
+        await phone.fill(typed)
+        await save.click()
+        await expect(message).to_have_text(words)
+        await expect(message).to_have_class(re.compile(r"\berror\b"))
+        await expect(phone).to_have_attribute("aria-invalid", "true")
+    SCREENS.mkdir(exist_ok=True)
+    await monitor.screenshot(path=str(SCREENS / "monitor-phone-panel.png"))
 
     await phone.fill("+12025550143")
-    await monitor.get_by_role("button", name="Save number").click()
-    await expect(monitor.locator("#phone-message")).to_have_text("Saved.")
+    await save.click()
+    await expect(message).to_have_text("Saved.")
+    await expect(monitor.get_by_role("button", name="Phone: +1 202… · Change")).to_be_visible()
     await entry.get_by_role("button", name="Forward calls").click()
     await expect(entry.get_by_role("button", name="Call forwarding on")).to_have_attribute(
         "aria-pressed", "true")
@@ -274,27 +327,6 @@ async def test_phone_number_and_call_forwarding(live_server, new_context) -> Non
     await entry.get_by_role("button", name="Call forwarding on").click()
     await expect(phone_icon).to_be_hidden()
     await expect(instructions).to_be_hidden()
-
-
-async def test_off_screen_message_offers_a_jump(live_server, new_context) -> None:
-    monitor = await open_operator(new_context, live_server, viewport={"width": 900, "height": 520})
-    ann = await open_interviewee(new_context, live_server)
-    ben = await open_interviewee(new_context, live_server)
-    await go_available(monitor)
-    await activate(ann)
-    await activate(ben)
-    await user_says(ann, "hello from Ann")
-    await user_says(ben, "hello from Ben")
-    await expect(entries(monitor).nth(1).locator(".chat-text")).to_have_text("hello from Ben")
-    for n in (1, 0):  # seen both; Ann's box keeps the focus
-        await entries(monitor).nth(n).get_by_label("Message to the user").click()
-    await monitor.evaluate("window.scrollTo(0, 0)")
-    await user_says(ben, "are you there?")
-    jump = monitor.get_by_role("button", name="New message below ↓")
-    await expect(jump).to_be_visible()
-    await jump.click()
-    await expect(entries(monitor).nth(1)).to_be_in_viewport()
-    await expect(jump).to_be_hidden()
 
 
 async def test_peer_mode_group_chat_without_operators(live_server, new_context) -> None:
@@ -318,8 +350,7 @@ async def test_peer_mode_group_chat_without_operators(live_server, new_context) 
     await expect(ann.locator("#lh-messages .theirs .chat-text")).to_have_text("Tuesday works")
 
 
-async def test_a_new_session_costs_one_history_request_not_a_new_hello(
-        live_server, new_context) -> None:
+async def test_a_new_session_costs_no_history_until_it_is_opened(live_server, new_context) -> None:
     monitor = await open_operator(new_context, live_server)
     sent: list[dict] = []
     monitor.on("websocket", lambda ws: ws.on(
@@ -329,7 +360,8 @@ async def test_a_new_session_costs_one_history_request_not_a_new_hello(
     await open_interviewee(new_context, live_server)
     await expect(entries(monitor)).to_have_count(1)
     (entry,) = live_server.services.livehelp.listed_entries()
-    for _ in range(100):  # the page asks right after drawing the entry
+    await open_entry(entries(monitor).first)
+    for _ in range(100):  # the page asks as the entry opens
         if any(m["type"] == "history" for m in sent):
             break
         await asyncio.sleep(0.05)

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 from playwright.async_api import expect
 from twilio.request_validator import RequestValidator
 
-from tests.browser.test_monitor_chat import entries, open_interviewee, open_operator
+from tests.browser.test_monitor_chat import entries, open_entry, open_interviewee, open_operator
 
 TOKEN = "test-auth-token"
 CENTRAL = "+12762410114"
@@ -29,10 +29,12 @@ async def test_user_calls_with_the_code_and_reaches_the_operator(live_server, ne
     twilio.voice, twilio.number, twilio.auth_token = True, CENTRAL, TOKEN
     monitor = await open_operator(new_context, live_server)
     user = await open_interviewee(new_context, live_server)
+    await monitor.get_by_role("button", name=re.compile("^Phone: ")).click()
     await monitor.get_by_label(re.compile("Your phone number")).fill(OPERATOR_PHONE)
     await monitor.get_by_role("button", name="Save number").click()
     await expect(monitor.locator("#phone-message")).to_have_text("Saved.")
     entry = entries(monitor).first
+    await open_entry(entry)
     await entry.get_by_role("button", name="Forward calls").click()
 
     phone_icon = user.get_by_role("button", name="Call an operator")

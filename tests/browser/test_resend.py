@@ -13,7 +13,7 @@ from handlers.rights import RIGHTS_REMOVED_REASON
 from handlers.socket_registry import CLOSE_RIGHTS_REMOVED
 from state.store.base import StoreUnavailable
 from tests.browser.conftest import SCREENS
-from tests.browser.test_monitor_chat import entries, go_available, open_operator
+from tests.browser.test_monitor_chat import entries, go_available, open_entry, open_operator
 
 # The session shared by two parents, an operator answering both (peerhelp mode).
 PEERHELP = "peerhelp"
@@ -176,7 +176,9 @@ async def test_a_message_too_long_is_not_sent_and_says_why(
     ann, _ = await open_shared(new_context, live_server, PEER, sent=sent)
     await activate(ann)
     too_long = "This message is far too long for the limit."
-    await say(ann, too_long)
+    # The box stops typing at `maxlength`; a script (or an old page) can still send it.
+    await ann.locator("#lh-input").evaluate("(box, text) => { box.value = text; }", too_long)
+    await ann.locator("#lh-input").press("Enter")
     failed = ann.locator("#lh-messages .mine .chat-state.failed")
     await expect(failed).to_have_text(re.compile(r"^Not sent: .*\b20 characters"))
     await say(ann, "Short one")  # the sentinel: answered after the refusal would be resent
@@ -195,6 +197,7 @@ async def test_a_monitor_whose_rights_were_removed_says_so_and_stops(
     await go_available(monitor)
     await activate(ann)
     await say(ann, "Hello?")
+    await open_entry(entries(small).first)  # Olga's chat: Pavel opens it himself
     for page in (monitor, small):
         await expect(entries(page).first.locator(".chat-text")).to_have_text(["Hello?"])
     sockets = live_server.app.settings["sockets"]

@@ -25,6 +25,7 @@ from state.livehelp.api import interview_namespace
 from tests.browser.conftest import sign_in
 from tests.browser.test_monitor_chat import (
     activate,
+    composer,
     entries,
     go_available,
     open_interviewee,
@@ -127,7 +128,7 @@ async def test_chat_text_in_both_directions(live_server, new_context) -> None:
     entry = entries(monitor).first
     received = entry.locator(".chat-message.theirs .chat-text")
     assert await texts(received, len(PAYLOADS)) == PAYLOADS
-    box = entry.get_by_label("Message to the user")
+    box = composer(entry)
     for payload in PAYLOADS:
         await box.fill(payload)
         await box.press("Enter")

@@ -1,0 +1,240 @@
+// An open entry's panel: who is in the session, the actions (Observe, Join,
+// Block/Unblock, Forward calls, Take over), the observe view, the conversation (a
+// role="log" around the keyed list that renderChat appends to) and a composer that
+// grows from one line. Built the first time the entry opens.
+
+import { renderChat, senderLabel } from "./lh-chat-log.js";
+import { make, pageUrl, typingNotifier } from "./lh-socket.js";
+
+// Typing indicators vanish on their own if the "stopped" frame never comes.
+const TYPING_TIMEOUT_MS = 6000;
+// The composer grows with what is typed up to this many lines, then scrolls.
+const COMPOSER_MAX_LINES = 6;
+
+function button(text, className, onClick) {
+  const element = make("button", className, text);
+  element.type = "button";
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+export class EntryPanel {
+  constructor(entry) {
+    this.entry = entry;
+    const monitor = entry.monitor;
+    this.monitor = monitor;
+    this.typingTimer = null;
+    this.log = null;
+    this.unsubscribe = null;
+    const id = entry.domId;
+    const panel = make("div", "entry-panel");
+    panel.id = `${id}-panel`;
+    this.element = panel;
+
+    this.participants = make("p", "participants small");
+    this.observeView = make("div", "observe-view");
+    this.observeView.hidden = true;
+
+    this.logBox = make("div", "chat-log");
+    this.logBox.setAttribute("role", "log");
+    this.messages = make("ol", "chat-messages");
+    this.logBox.append(this.messages);
+
+    const form = make("form", "chat-form");
+    this.label = make("label", "chat-label visually-hidden");
+    this.label.htmlFor = `${id}-text`;
+    this.input = make("textarea", "chat-input");
+    this.input.id = `${id}-text`;
+    this.input.rows = 1;
+    this.send = make("button", "chat-send compact", "Send");
+    this.send.type = "submit";
+    this.typing = make("span", "chat-typing");
+
+    this.observe = button("Observe", "secondary compact observe", () => {
+      this.focusObserveView = true; // once the screen comes, the keyboard goes into it
+      monitor.send({ type: "observe", session: entry.key });
+    });
+    // Joining is audited, so it is a POST with the page's XSRF token, into a new tab.
+    this.joinForm = make("form", "join-form");
+    this.joinForm.method = "post";
+    this.joinForm.target = "_blank";
+    this.joinForm.rel = "noopener";
+    const xsrf = document.querySelector('#monitor-xsrf input[name="_xsrf"]').cloneNode();
+    this.join = make("button", "secondary compact join", "Join");
+    this.join.type = "submit";
+    this.joinForm.append(xsrf, this.join);
+    this.block = button("Block", "secondary compact block", () => {
+      monitor.send({ type: entry.data.blocked ? "unblock" : "block", session: entry.key });
+    });
+    this.phone = button("Forward calls", "secondary compact phone-toggle", () => {
+      monitor.send({ type: "phone", session: entry.key, on: !this.forwardingMine() });
+    });
+    this.taken = make("span", "taken");
+    this.takenText = make("span");
+    this.takeButton = button("Take over", "secondary compact take", () => {
+      monitor.send({ type: "take", session: entry.key });
+      this.input.focus(); // the button goes once the chat is ours: stay in this chat
+    });
+    this.taken.append(this.takenText, " ", this.takeButton);
+    const actions = make("div", "entry-actions");
+    actions.append(this.taken, this.observe, this.joinForm, this.block, this.phone);
+
+    const row = make("div", "chat-row");
+    row.append(this.input, this.send, this.typing);
+    form.append(this.label, row);
+    const bottom = make("div", "panel-bottom");
+    bottom.append(form, actions);
+    panel.append(this.participants, this.observeView, this.logBox, bottom);
+
+    const typing = typingNotifier((on) => monitor.send({ type: "typing", session: entry.key, typing: on }));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.submit(typing);
+    });
+    this.input.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submit(typing);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        entry.focusRow();
+      }
+    });
+    this.input.addEventListener("input", () => {
+      typing.input();
+      this.grow();
+    });
+    // Going into the message box means "I have seen this conversation".
+    this.input.addEventListener("focus", () => monitor.markRead(entry));
+    // A log read to its end stays at its end when its width or height changes (the
+    // window is resized, the entry moves); the composer fits its text again.
+    this.atEnd = true;
+    this.messages.addEventListener("scroll", () => {
+      const list = this.messages;
+      this.atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    }, { passive: true });
+    this.resizes = new ResizeObserver(() => {
+      if (this.atEnd) this.messages.scrollTop = this.messages.scrollHeight;
+      this.grow();
+    });
+    this.resizes.observe(this.messages);
+    this.resizes.observe(this.input);
+    this.update();
+  }
+
+  submit(typing) {
+    const text = this.input.value.trim();
+    if (!text || this.input.disabled) return;
+    this.monitor.sendChat(this.entry, text);
+    this.input.value = "";
+    this.grow();
+    typing.stop();
+  }
+
+  /** One line when empty, as many as the text needs up to COMPOSER_MAX_LINES. */
+  grow() {
+    const input = this.input;
+    if (!input.value) {
+      // One line, whatever the placeholder would need.
+      input.style.height = "";
+      input.style.overflowY = "hidden";
+      return;
+    }
+    input.style.height = "auto";
+    const style = getComputedStyle(input);
+    const line = parseFloat(style.lineHeight) || 20;
+    const chrome = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom)
+      + parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    const max = line * COMPOSER_MAX_LINES + chrome;
+    const wanted = input.scrollHeight + parseFloat(style.borderTopWidth) + parseFloat(style.borderBottomWidth);
+    input.style.height = `${Math.min(wanted, max)}px`;
+    input.style.overflowY = wanted > max ? "auto" : "hidden";
+  }
+
+  forwardingMine() {
+    const phone = this.entry.data.phone;
+    return Boolean(phone && phone.forwarding && phone.operator_id === this.monitor.me.id);
+  }
+
+  /** The entry changed: actions, who has the chat, the conversation. */
+  update() {
+    const entry = this.entry;
+    const data = entry.data;
+    const monitor = this.monitor;
+    const who = data.user_name ? data.user_name.split(" ")[0] : (data.user_label || "the user");
+    this.label.textContent = `Message to ${who}`;
+    this.logBox.setAttribute("aria-label", `Conversation with ${entry.who}`);
+    const people = data.participants || [];
+    this.participants.hidden = !entry.shared;
+    this.participants.textContent = `In this session: ${people.map((p) => `${p.label} (${p.status})`).join(", ") || "nobody now"}`;
+    this.joinForm.action = pageUrl(`share/${encodeURIComponent(data.session)}`);
+    this.join.setAttribute("aria-label", `Join ${entry.who}'s session`);
+    // The same button, relabelled: the keyboard stays on it.
+    this.block.textContent = data.blocked ? "Unblock" : "Block";
+    this.block.setAttribute("aria-pressed", data.blocked ? "true" : "false");
+    this.phone.hidden = !(monitor.voice && monitor.settings.operator.phone && !data.blocked);
+    const mine = this.forwardingMine();
+    this.phone.textContent = mine ? "Call forwarding on" : "Forward calls";
+    this.phone.setAttribute("aria-pressed", mine ? "true" : "false");
+    this.phone.classList.toggle("on", mine);
+
+    if (!this.log || this.log.conversation !== data.conversation) {
+      if (this.unsubscribe) this.unsubscribe();
+      this.log = monitor.logFor(data.conversation);
+      this.unsubscribe = this.log.onChange(() => this.drawChat());
+    }
+    this.drawChat();
+    if (data.chat) this.log.flush(); // what this operator typed while it could not go
+  }
+
+  drawChat() {
+    const data = this.entry.data;
+    const ended = this.monitor.socket.closedForGood; // the server ended this Monitor
+    const open = Boolean(data.chat) && !ended;
+    this.input.disabled = !open;
+    this.send.disabled = !open;
+    let placeholder = `Message to ${this.label.textContent.slice("Message to ".length)} (Enter sends)`;
+    if (ended) placeholder = "Not connected.";
+    else if (!open) placeholder = data.mode === "peer" ? "Operators do not chat in this session."
+      : "The user is not in a chat with operators now.";
+    this.input.placeholder = placeholder;
+    const me = this.monitor.me.id;
+    const otherHasIt = open && data.operator_id && data.operator_id !== me;
+    this.taken.hidden = !otherHasIt;
+    if (otherHasIt) this.takenText.textContent = `Taken by ${data.operator_name || "another operator"}`;
+    // Whose a message is comes from the server (`sender`), never from its client_id.
+    const sender = this.monitor.sender;
+    const shared = this.entry.shared;
+    const participants = this.log.participants();
+    renderChat(this.messages, this.log, {
+      isMine: (item) => item.sender === sender,
+      label: (item, mine) => senderLabel(item, mine, participants, shared, this.entry.who),
+      classify: (item) => (item.role === "operator" && item.sender !== sender ? "other-operator" : ""),
+    });
+  }
+
+  /** The panel became visible: show the latest messages. */
+  shown() {
+    this.messages.scrollTop = this.messages.scrollHeight;
+    this.grow();
+  }
+
+  /** Into the message box, when the chat allows; false when it does not. */
+  focusComposer() {
+    if (this.input.disabled) return false;
+    this.input.focus();
+    return true;
+  }
+
+  showTyping(name, on) {
+    clearTimeout(this.typingTimer);
+    this.typing.textContent = on ? `${name || "The user"} is typing…` : "";
+    if (on) this.typingTimer = setTimeout(() => { this.typing.textContent = ""; }, TYPING_TIMEOUT_MS);
+  }
+
+  remove() {
+    this.resizes.disconnect();
+    if (this.unsubscribe) this.unsubscribe();
+    clearTimeout(this.typingTimer);
+  }
+}
