@@ -32,7 +32,7 @@ async def test_an_operator_at_capacity_gets_no_new_conversation(store):
     first, second, third = (activate(model) for _ in range(3))
     assert [c.operator_id for c in (first, second, third)] == [olga.id, olga.id, None]
     assert model.user_state(third)["queue"] == {"position": 1, "estimate_seconds": None}
-    assert model.entry(third)["queue_position"] == 1
+    assert model.entry(third)["queued_since"] is not None
     model.deactivate(first.key)  # a place frees: the first in line gets it at once
     assert third.operator_id == olga.id and model.user_state(third)["queue"] is None
 
@@ -93,20 +93,19 @@ async def test_an_own_capacity_within_the_ceiling(store):
     assert first.operator_id == olga.id
 
 
-async def test_the_estimate_averages_recent_waits_per_place_in_line(store):
-    model, clock = routed(store, capacity=1)
-    await operator(model)
+async def test_the_estimate_is_the_mean_time_between_departures_times_the_place(store):
+    model, clock = routed(store, capacity=1, estimate_samples=3)
+    olga = await operator(model)
     held = activate(model)
-    one, two = activate(model), activate(model)  # places 1 and 2 at join
-    clock.advance(60)
-    model.deactivate(held.key)  # `one` waited 60 s from place 1
-    clock.advance(120)
-    model.deactivate(one.key)  # `two` waited 180 s from place 2
-    assert two.operator_id is not None
-    three, four = activate(model), activate(model)
-    # (60 + 180) s over (1 + 2) places: 80 s a place.
-    assert model.user_state(three)["queue"] == {"position": 1, "estimate_seconds": 80}
-    assert model.user_state(four)["queue"] == {"position": 2, "estimate_seconds": 160}
+    line = [activate(model) for _ in range(5)]
+    assert model.user_state(line[0])["queue"]["estimate_seconds"] is None  # no history
+    for gap in (60, 30, 90):  # the departures: after 60 s, 30 s, 90 s
+        clock.advance(gap)
+        model.deactivate(next(c for c in [held, *line] if c.operator_id == olga.id).key)
+    # The 3 departures from the line (at 60, 90 and 180 s) were 60 s apart on average.
+    waiting = [c for c in line if model.routing.queued(c)]
+    assert [model.user_state(c)["queue"] for c in waiting] == [
+        {"position": 1, "estimate_seconds": 60}, {"position": 2, "estimate_seconds": 120}]
 
 
 async def test_positions_are_told_when_they_move_and_only_then(store):
@@ -116,12 +115,14 @@ async def test_positions_are_told_when_they_move_and_only_then(store):
     first, second = activate(model), activate(model)
     inbox = Inbox()
     model.hub.subscribe(f"client:{second.key}", inbox)
-    model.serve_line()  # nothing moved
+    model.tell_places()  # nothing moved
     assert inbox.of_type("state") == []
     model.deactivate(held.key)
+    assert first.operator_id is not None  # at once
+    model.tell_places()
+    model.tell_places()  # told once
     assert [m["queue"] for m in inbox.of_type("state")] == [{"position": 1,
                                                              "estimate_seconds": None}]
-    assert first.operator_id is not None
 
 
 async def test_going_offline_past_the_grace_frees_the_place(store):

@@ -118,8 +118,7 @@ class Entries:
 
     def _waiting(self, client: Client) -> dict:
         waiting = self.model.routing.waiting(client)
-        return {"queue_position": self.model.routing.position(client),
-                "queued_since": waiting.since_iso if waiting else None}
+        return {"queued_since": waiting.since_iso if waiting else None}
 
     def listed(self) -> list[dict]:
         return [entry for session in self.model.sessions() if session.listed

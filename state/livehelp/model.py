@@ -386,14 +386,18 @@ class LiveHelp:
             self.serve_line()
 
     def serve_line(self) -> None:
-        """A place may have freed: assign who waits, oldest first, and tell everyone
-        whose place in line moved."""
+        """A place may have freed: assign who waits, oldest first, at once."""
         for client in self.routing.route_waiting():
             self.publish_client(client)
+
+    def tell_places(self) -> None:
+        """Periodic job: tell each waiting user whose place in line moved since they
+        were last told. Only their own page shows it: Monitors order the line by
+        `queued_since`, which moving up does not change."""
         positions = self.routing.positions()
         for key, place in positions.items():
             if self._told_places.get(key) != place:
-                self.publish_client(self._clients[key])
+                self.hub.publish(f"client:{key}", self.user_state(self._clients[key]))
         self._told_places = dict(positions)
 
     def _forget(self, client: Client) -> None:

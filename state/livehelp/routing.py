@@ -53,7 +53,6 @@ class Waiting:
     line: tuple[str, ...]  # the role set whose line it waits in
     since: float  # the model's clock
     since_iso: str  # the same moment for people
-    place_at_join: int  # its place in line when it joined (for the estimate)
 
 
 def role_set(roles: Iterable[str]) -> tuple[str, ...]:
@@ -67,9 +66,8 @@ class Routing:
         self._queue: dict[str, Waiting] = {}  # client key -> since when; in arrival order
         self._places: dict[str, int] | None = None  # positions(), until the queue changes
         self._last_assigned: dict[str, float] = {}  # operator id -> when
-        # (wait in seconds, place in line at join) of recent departures from the queue.
-        self._waits: deque[tuple[float, int]] = deque(
-            maxlen=model.config.routing.estimate_samples)
+        # When the recent departures from the line (to an operator) happened.
+        self._departures: deque[float] = deque(maxlen=model.config.routing.estimate_samples)
 
     # ------------------------------------------------------------------ reading
     def may_chat(self, client: Client) -> bool:
@@ -107,14 +105,13 @@ class Routing:
         return self.positions().get(client.key)
 
     def estimate_seconds(self, position: int) -> float | None:
-        """About how long the user at `position` waits: the recent waits averaged per
-        place in line (sum of waits / sum of places at join), times `position`; None
-        until two people have left the queue."""
-        if len(self._waits) < 2:
+        """About how long the user at `position` still waits: the mean time between
+        the recent departures from the line, times `position` (a moving average over
+        `routing: estimate samples` departures); None until two have left."""
+        if len(self._departures) < 2:
             return None
-        waited = sum(wait for wait, _ in self._waits)
-        places = sum(place for _, place in self._waits)
-        return waited / places * position
+        gap = (self._departures[-1] - self._departures[0]) / (len(self._departures) - 1)
+        return gap * position
 
     # ------------------------------------------------------------------ changing
     def route(self, client: Client) -> bool:
@@ -150,7 +147,7 @@ class Routing:
         self.unassign(client)
         now = self.model.clock()
         if waiting is not None:
-            self._waits.append((now - waiting.since, waiting.place_at_join))
+            self._departures.append(now)
         client.operator_id = operator.user.id
         operator.conversations.add(client.key)
         self._last_assigned[operator.user.id] = now
@@ -177,9 +174,7 @@ class Routing:
 
     def _join(self, client: Client) -> None:
         line = role_set(self.model.session_of(client).settings.partner_roles)
-        place = 1 + sum(1 for waiting in self._queue.values() if waiting.line == line)
-        self._queue[client.key] = Waiting(line, self.model.clock(),
-                                          datetime.now(UTC).isoformat(), place)
+        self._queue[client.key] = Waiting(line, self.model.clock(), datetime.now(UTC).isoformat())
         self._places = None
 
     def _best_for(self, client: Client) -> Operator | None:
