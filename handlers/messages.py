@@ -131,6 +131,10 @@ class OperatorTyping(EntryMessage, tag="typing"):
     typing: bool
 
 
+class ListOperators(EntryMessage, tag="list_operators"):
+    pass
+
+
 class CloseChat(EntryMessage, tag="close_chat"):
     pass
 
@@ -202,7 +206,8 @@ class History(Message, tag="history"):
 USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, LeaveMessage, UserTyping,
                  Screen, FieldChange)
 MONITOR_MESSAGES = (MonitorHello, History, Read, SetStatus, SetRoles, SetPhone, SetCapacity,
-                    OperatorChat, Take, CloseChat, Transfer, ReplyLeft, HandleLeft,
+                    OperatorChat, Take, ListOperators, CloseChat, Transfer, ReplyLeft,
+                    HandleLeft,
                     OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
                     Control, StopControl, SetField, Press)
 

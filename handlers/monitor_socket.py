@@ -122,6 +122,11 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
     async def on_set_capacity(self, message: messages.SetCapacity) -> None:
         await self.livehelp.operators.set_capacity(self.operator_id, message.capacity)
 
+    async def on_list_operators(self, message: messages.ListOperators) -> None:
+        self.send({"type": "operators", "session": message.session,
+                   "operators": self.livehelp.handover.candidates(self.operator_id,
+                                                                  message.session)})
+
     async def on_close_chat(self, message: messages.CloseChat) -> None:
         self.livehelp.handover.close(self.operator_id, message.session,
                                      may_any=self.current_user.is_admin)

@@ -76,6 +76,9 @@ async def test_close_and_transfer_are_for_the_holder_and_audited(live_server):
     await bob.send(type="close_chat", session=entry["key"])
     assert (await bob.until("error", lambda m: True))["code"] == "not_yours"
 
+    await olga.send(type="list_operators", session=entry["key"])
+    offered = await olga.receive("operators")
+    assert [o["name"] for o in offered["operators"]] == ["Bob"]
     await olga.send(type="transfer", session=entry["key"], to=bob.user.id, note="Rent arrears")
     moved = await bob.until("session", lambda m: m["session"]["operator_id"] == bob.user.id)
     assert moved["session"]["transfer"] == {"from": "Olga", "note": "Rent arrears"}

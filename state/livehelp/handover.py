@@ -25,6 +25,8 @@ class HandoverModel(Protocol):
 
     def find_operator(self, user_id: str) -> Operator | None: ...
 
+    def available_operators(self, roles: tuple[str, ...]) -> list[Operator]: ...
+
     def end_chat(self, client: Client) -> None: ...
 
     def publish_session(self, session_id: str) -> None: ...
@@ -45,6 +47,17 @@ class Handover:
             raise LiveHelpError("not_yours", "Only the operator holding this conversation, "
                                 "or an admin, can close or transfer it.")
         return client
+
+    def candidates(self, user_id: str, key: str) -> list[dict]:
+        """Who the conversation could go to now: available operators other than its
+        holder who serve one of its roles and have a place (for the transfer dialog)."""
+        client = self.model.client(key)
+        roles = self.model.session_of(client).settings.partner_roles
+        routing = self.model.routing
+        return [{"id": op.user.id, "name": op.name, "conversations": len(op.conversations),
+                 "capacity": routing.capacity_of(op)}
+                for op in sorted(self.model.available_operators(roles), key=lambda o: o.name)
+                if op.user.id not in (user_id, client.operator_id) and routing.has_place(op)]
 
     def close(self, user_id: str, key: str, may_any: bool = False) -> Client:
         client = self._held(user_id, key, may_any)
