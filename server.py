@@ -45,6 +45,9 @@ GC_YOUNG_THRESHOLD = 20_000
 log = logging.getLogger("livehelp")
 
 
+PLACES_SECONDS = 1.0
+
+
 @dataclass
 class Services:
     """Everything the server knows, built once and handed to handlers through settings."""
@@ -73,6 +76,9 @@ class Services:
             "check sign-ins and rights": (check.run, rights.RIGHTS_CHECK_SECONDS),
             "remove expired sign-ins": (check.remove_expired, rights.EXPIRED_SIGN_INS_SECONDS),
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
+            # A free place is given at once; the places of those still in line are told
+            # at most this often, not once per place freed (hundreds each, when busy).
+            "tell places in line": (self.livehelp.tell_places, PLACES_SECONDS),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
             **({"reload edited interviews": (self.interviews.reload_changed,
                                              INTERVIEW_CHECK_SECONDS)}

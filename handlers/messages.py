@@ -29,6 +29,11 @@ Action = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 RoleName = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Roles = Annotated[list[RoleName], msgspec.Meta(max_length=100)]
 Phone = Annotated[str, msgspec.Meta(max_length=32)]
+Contact = Annotated[str, msgspec.Meta(max_length=254)]  # the longest email address
+LeftId = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+OperatorId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# A note for the next operator; its bound is the model's (handover.py).
+NoteText = Annotated[str, msgspec.Meta(max_length=4000)]
 # The question heading a page shows, as it tells the Monitor.
 ScreenText = Annotated[str, msgspec.Meta(max_length=200)]
 # Chat text: its upper bound is `live help: max chat characters`, checked by the chat rules.
@@ -61,6 +66,12 @@ class Deactivate(Message, tag="deactivate"):
 class UserChat(Message, tag="chat"):
     client_id: ClientId
     text: ChatText
+
+
+class LeaveMessage(Message, tag="leave_message"):
+    client_id: ClientId
+    text: ChatText
+    contact: Contact = ""  # an email address or an E.164 phone number, or nothing
 
 
 class UserTyping(Message, tag="typing"):
@@ -120,6 +131,33 @@ class OperatorTyping(EntryMessage, tag="typing"):
     typing: bool
 
 
+class ListOperators(EntryMessage, tag="list_operators"):
+    pass
+
+
+class CloseChat(EntryMessage, tag="close_chat"):
+    pass
+
+
+class Transfer(EntryMessage, tag="transfer"):
+    to: OperatorId | None = None  # None: back to the queue
+    note: NoteText = ""
+
+
+class ReplyLeft(Message, tag="reply_left"):
+    id: LeftId
+    client_id: ClientId
+    text: ChatText
+
+
+class HandleLeft(Message, tag="handle_left"):
+    id: LeftId
+
+
+class SetCapacity(Message, tag="set_capacity"):
+    capacity: Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+
 class Block(EntryMessage, tag="block"):
     pass
 
@@ -165,9 +203,11 @@ class History(Message, tag="history"):
     after: Seq | None = None
 
 
-USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, UserTyping, Screen,
-                 FieldChange)
-MONITOR_MESSAGES = (MonitorHello, History, Read, SetStatus, SetRoles, SetPhone, OperatorChat, Take,
+USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, LeaveMessage, UserTyping,
+                 Screen, FieldChange)
+MONITOR_MESSAGES = (MonitorHello, History, Read, SetStatus, SetRoles, SetPhone, SetCapacity,
+                    OperatorChat, Take, ListOperators, CloseChat, Transfer, ReplyLeft,
+                    HandleLeft,
                     OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
                     Control, StopControl, SetField, Press)
 

@@ -11,6 +11,7 @@ from handlers.cobrowse_socket import MonitorCoBrowseMixin
 from handlers.socket_base import LiveSocket
 from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
+from state.livehelp.left import left_event
 from state.phone.numbers import validate_e164
 from state.store.base import AuditEntry
 
@@ -36,11 +37,18 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         self.subscribe("monitor")
         self.subscribe(f"operator:{self.operator_id}")
         self.send(self.livehelp.monitor_snapshot(self.operator_id))
+        await self.send_messages_left()
+
+    async def send_messages_left(self) -> None:
+        left = await self.store.list_left_messages()
+        self.send({"type": "messages_left", "messages": [left_event(m) for m in left]})
 
     async def audit(self, action: str, key: str, detail: str = "") -> None:
+        await self.audit_session(action, self.livehelp.client(key).session_id, detail)
+
+    async def audit_session(self, action: str, session_id: str, detail: str = "") -> None:
         user = self.current_user
-        await self.store.add_audit(AuditEntry(user.id, user.email, action,
-                                              self.livehelp.client(key).session_id, detail))
+        await self.store.add_audit(AuditEntry(user.id, user.email, action, session_id, detail))
 
     @retry_after
     async def on_hello(self, message: messages.MonitorHello) -> None:
@@ -49,6 +57,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         limits_of(self).check_replay()
         entries = self.livehelp.listed_entries()
         self.send(self.livehelp.monitor_snapshot(self.operator_id, entries))
+        await self.send_messages_left()
         held = {entry["conversation"] for entry in entries} & message.last_seq.keys()
         for conversation in sorted(held):
             after = message.last_seq[conversation] or 0
@@ -98,6 +107,38 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
 
     async def on_take(self, message: messages.Take) -> None:
         self.livehelp.operators.take(self.operator_id, message.session)
+
+    @retry_after
+    async def on_reply_left(self, message: messages.ReplyLeft) -> None:
+        stored = await self.livehelp.left.reply(self.operator_id, message.id,
+                                                message.client_id, message.text)
+        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
+                   "conversation": stored.conversation})
+
+    async def on_handle_left(self, message: messages.HandleLeft) -> None:
+        record = await self.livehelp.left.handle(self.operator_id, message.id)
+        await self.audit_session("message left handled", record.session_id)
+
+    async def on_set_capacity(self, message: messages.SetCapacity) -> None:
+        await self.livehelp.operators.set_capacity(self.operator_id, message.capacity)
+
+    async def on_list_operators(self, message: messages.ListOperators) -> None:
+        self.send({"type": "operators", "session": message.session,
+                   "operators": self.livehelp.handover.candidates(self.operator_id,
+                                                                  message.session)})
+
+    async def on_close_chat(self, message: messages.CloseChat) -> None:
+        self.livehelp.handover.close(self.operator_id, message.session,
+                                     may_any=self.current_user.is_admin)
+        await self.audit("close chat", message.session)
+
+    async def on_transfer(self, message: messages.Transfer) -> None:
+        client = self.livehelp.handover.transfer(
+            self.operator_id, message.session, message.to, message.note,
+            may_any=self.current_user.is_admin)
+        target = self.livehelp.find_operator(client.operator_id or "")
+        to = f"to {target.user.email}" if target else "back to the queue"
+        await self.audit("transfer", message.session, f"{to}; note: {message.note.strip()}")
 
     async def on_typing(self, message: messages.OperatorTyping) -> None:
         if not limits_of(self).frames.typing(message.session, message.typing):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import tornado.web
@@ -14,6 +15,7 @@ from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client
 from state.livehelp.rules import LiveHelpSettings
+from state.phone.numbers import validate_e164
 
 
 class UserSocket(UserCoBrowseMixin, LiveSocket):
@@ -91,6 +93,14 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
                    "conversation": stored.conversation})
 
+    @retry_after
+    async def on_leave_message(self, message: messages.LeaveMessage) -> None:
+        contact = checked_contact(message.contact)
+        stored = await self.livehelp.left.leave(self.client.key, message.client_id,
+                                                message.text, contact)
+        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
+                   "conversation": stored.conversation})
+
     async def on_typing(self, message: messages.UserTyping) -> None:
         if not limits_of(self).frames.typing(self.client.key, message.typing):
             return  # over the frame limit: dropped (docs/protocol.md, `typing`)
@@ -103,6 +113,24 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         if self.client is not None:
             self.livehelp.client_disconnected(self.client.key)
             self.cobrowse_closed()
+
+
+# Enough to catch a typing slip; whether the address receives mail is the operator's to find.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def checked_contact(contact: str) -> str:
+    """"" (none), an email address, or an E.164 phone number; refuses anything else."""
+    contact = contact.strip()
+    if not contact or EMAIL.fullmatch(contact):
+        return contact
+    try:
+        return validate_e164(contact)
+    except ValueError as error:
+        words = str(error) if contact.startswith("+") else (
+            "is neither an email address nor a phone number starting with + and the "
+            "country code")
+        raise LiveHelpError("bad_contact", f"How to reach you: this {words}.") from None
 
 
 routes = [(r"ws/user/([A-Za-z0-9_-]{8,64})", UserSocket)]

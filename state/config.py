@@ -122,6 +122,23 @@ class LimitsFile(_Section):
     max_body_bytes: Count = 256 * 1024
 
 
+class RoutingFile(_Section):
+    """How help conversations are shared out (state/livehelp/routing.py)."""
+
+    # Conversations one operator holds at once; each may choose their own, up to the
+    # ceiling an admin sets here.
+    capacity: Count = 4
+    max_capacity: Count = 10
+    # A user offline this long frees their operator's place (a page reload or a
+    # short network loss does not).
+    grace_seconds: Positive = 120.0
+    # Waiting users beyond this many in one queue are offered to leave a message.
+    queue_limit: Count = 10
+    # The wait estimate averages the gaps between this many recent departures from
+    # the queue (docs/protocol.md, "Queue").
+    estimate_samples: Count = 20
+
+
 class SignInFile(_Section):
     # A sign-in unused this long ends; none lasts longer than max days.
     idle_hours: Positive = 12.0
@@ -140,6 +157,7 @@ class ConfigFile(_Section):
     live_help: LiveHelpFile = msgspec.field(default_factory=LiveHelpFile)
     limits: LimitsFile = msgspec.field(default_factory=LimitsFile)
     sign_in: SignInFile = msgspec.field(default_factory=SignInFile)
+    routing: RoutingFile = msgspec.field(default_factory=RoutingFile)
     metrics_localhost_only: Flag = True
     # The folder of interview files ("": the demo interviews that come with livehelp).
     interviews_dir: Text = ""
@@ -191,6 +209,7 @@ class Config:
     # Sections the code reads as declared (their defaults are in the structs).
     limits: LimitsFile = field(default_factory=LimitsFile)
     sign_in: SignInFile = field(default_factory=SignInFile)
+    routing: RoutingFile = field(default_factory=RoutingFile)
 
     @property
     def database_path(self) -> Path:
@@ -285,6 +304,7 @@ def config_from_dict(raw: dict | None) -> Config:
         debug=file.debug,
         limits=file.limits,
         sign_in=file.sign_in,
+        routing=file.routing,
         **msgspec.structs.asdict(file.live_help),
     )
 

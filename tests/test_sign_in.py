@@ -224,7 +224,8 @@ async def test_a_version_2_file_gains_sign_ins(tmp_path: Path) -> None:
     user = await account(store)
     await store.close()
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        connection.executescript("DROP TABLE sign_ins; PRAGMA user_version = 2;")
+        connection.executescript("DROP TABLE sign_ins; PRAGMA user_version = 2;"
+                                 " ALTER TABLE operator_settings DROP COLUMN capacity;")
     store = SQLiteStore(path)
     await store.open()
     try:
@@ -234,4 +235,4 @@ async def test_a_version_2_file_gains_sign_ins(tmp_path: Path) -> None:
     finally:
         await store.close()
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4

@@ -27,6 +27,7 @@ async def test_sqlite_store_that_cannot_open_its_file_is_unavailable(tmp_path: P
 
 
 V1_MESSAGES = """
+ALTER TABLE operator_settings DROP COLUMN capacity;
 DROP TABLE messages;
 CREATE TABLE messages (
     conversation TEXT NOT NULL, seq INTEGER NOT NULL, session_id TEXT NOT NULL,

@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from state.store.base import (
     AuditEntry,
     DuplicateEmail,
+    LeftMessage,
     OperatorSettings,
     SessionRecord,
     SignIn,
@@ -157,6 +158,9 @@ async def test_saved_operator_settings_are_returned(store: Store) -> None:
     settings.available = False
     await store.save_operator_settings(settings)
     assert await store.get_operator_settings("op-1") == settings
+    settings.capacity = 6  # survives a restart, like the rest
+    await store.save_operator_settings(settings)
+    assert (await store.get_operator_settings("op-1")).capacity == 6
 
 
 # -- interview sessions -------------------------------------------------------
@@ -419,3 +423,24 @@ async def test_conversation_tail_is_the_last_message_and_the_last_operator_reply
     await store.add_message(a_message("other", text="not this one"))
     last, answered = await store.conversation_tail("conv-1")
     assert (last.seq, last.text, answered) == (3, "more", 2)
+
+
+# -- messages left -------------------------------------------------------------------
+
+
+async def test_messages_left_are_listed_until_handled_oldest_first(store: Store) -> None:
+    first = LeftMessage("s-1", "demo", "s-1|b:1", "Please call me", contact="+12762410114",
+                        created=MOMENT)
+    second = LeftMessage("s-2", "demo", "s-2|u:ann", "Question about rent", name="Ann Lee",
+                         created=MOMENT + timedelta(minutes=1))
+    for message in (second, first):
+        await store.add_left_message(message)
+    assert await store.list_left_messages() == [first, second]
+    assert await store.get_left_message(second.id) == second
+    handled = await store.mark_left_message_handled(first.id, "olga@example.org")
+    assert handled.handled_by == "olga@example.org" and handled.handled_at is not None
+    again = await store.mark_left_message_handled(first.id, "bob@example.org")
+    assert again.handled_by == "olga@example.org"  # the first operator's mark stays
+    assert await store.list_left_messages() == [second]
+    assert await store.mark_left_message_handled("no-such-id", "olga@example.org") is None
+    assert await store.get_left_message("no-such-id") is None

@@ -39,6 +39,8 @@ class ChatModel(Protocol):
 
     def publish_client(self, client: Client) -> None: ...
 
+    def serve_line(self) -> None: ...
+
 
 @dataclass
 class HistoryPage:
@@ -80,7 +82,7 @@ class ChatRules:
         return HistoryPage(conversation, [chat_event(m) for m in messages[:limit]],
                            len(messages) > limit)
 
-    def _check_text(self, text: str) -> None:
+    def check_text(self, text: str) -> None:
         if not text.strip():
             raise LiveHelpError("bad_field", "A message cannot be empty.")
         if len(text) > self.model.config.max_chat_chars:
@@ -88,7 +90,7 @@ class ChatRules:
                                 f"{self.model.config.max_chat_chars:,} characters.")
 
     async def user_chat(self, key: str, client_id: str, text: str) -> ChatMessage:
-        self._check_text(text)
+        self.check_text(text)
         client = self.model.client(key)
         session = self.model.session_of(client)
         if not session.settings.chat_offered:
@@ -99,21 +101,15 @@ class ChatRules:
         if session.settings.needs_operator:
             if session.blocked:
                 raise LiveHelpError("blocked", "Chat with operators is not possible right now.")
-            self.model.routing.route(client)
-            if not client.operator_id:
+            routing = self.model.routing
+            routing.route(client)
+            if not client.operator_id and not routing.queued(client):
                 raise LiveHelpError("no_operator", "No operator is available to chat right now.")
-        named = bool(client.email)
-        message = ChatMessage(
-            conversation=session.conversation_of(client), session_id=session.id,
-            sender_key=client.participant, sender_role="user", text=text, client_id=client_id,
-            sender_email=client.email,
-            sender_first_name=client.first_name if named else None,
-            sender_last_name=client.last_name if named else None,
-        )
-        return await self._deliver(message, session)
+        message = user_message(client, session.conversation_of(client), client_id, text)
+        return await self.deliver(message, session.settings.operators_chat)
 
     async def operator_chat(self, user_id: str, key: str, client_id: str, text: str) -> ChatMessage:
-        self._check_text(text)
+        self.check_text(text)
         client = self.model.client(key)
         if not self.model.routing.may_chat(client):
             raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")
@@ -122,16 +118,15 @@ class ChatRules:
         if client.operator_id != user_id:
             self.model.routing.assign(client, operator)
             self.model.publish_client(client)
+            self.model.serve_line()  # the previous holder's place
         session = self.model.session_of(client)
-        message = ChatMessage(
-            conversation=session.conversation_of(client), session_id=session.id,
-            sender_key=f"u:{user_id}", sender_role="operator", text=text, client_id=client_id,
-            sender_email=operator.user.email, sender_first_name=operator.user.first_name,
-            sender_last_name=operator.user.last_name,
-        )
-        return await self._deliver(message, session)
+        message = operator_message(operator, session.conversation_of(client), session.id,
+                                   client_id, text)
+        return await self.deliver(message, session.settings.operators_chat)
 
-    async def _deliver(self, message: ChatMessage, session: LiveSession) -> ChatMessage:
+    async def deliver(self, message: ChatMessage, operators_chat: bool) -> ChatMessage:
+        """Store, then deliver to the conversation's people (and to the Monitor when
+        `operators_chat`); a resend returns the stored one and delivers nothing."""
         quota, conversation, size = self.limits.quota, message.conversation, len(message.text)
         await quota.reserve(conversation, size)
         try:
@@ -144,11 +139,10 @@ class ChatRules:
             return stored
         hub = self.model.hub
         event = chat_event(stored)
-        if stored.conversation == session.id:  # peer modes: everyone in the session
-            hub.publish(f"session:{session.id}", event)
+        if stored.conversation == stored.session_id:  # peer modes: everyone in the session
+            hub.publish(f"session:{stored.session_id}", event)
         else:
             hub.publish(f"client:{stored.conversation}", event)
-        operators_chat = session.settings.operators_chat
         thread = self.model.attention.stored(stored, operators_chat)
         if operators_chat:
             hub.publish("monitor", {**event, "answered_seq": thread.answered_seq})
@@ -178,6 +172,24 @@ class ChatRules:
                  "conversation": self.model.session_of(client).conversation_of(client),
                  "name": sender, "typing": bool(is_typing)}
         self.model.hub.publish(f"client:{key}" if from_operator else "monitor", event)
+
+
+def user_message(client: Client, conversation: str, client_id: str, text: str) -> ChatMessage:
+    named = bool(client.email)
+    return ChatMessage(
+        conversation=conversation, session_id=client.session_id,
+        sender_key=client.participant, sender_role="user", text=text, client_id=client_id,
+        sender_email=client.email, sender_first_name=client.first_name if named else None,
+        sender_last_name=client.last_name if named else None)
+
+
+def operator_message(operator: Operator, conversation: str, session_id: str, client_id: str,
+                     text: str) -> ChatMessage:
+    user = operator.user
+    return ChatMessage(
+        conversation=conversation, session_id=session_id, sender_key=f"u:{user.id}",
+        sender_role="operator", text=text, client_id=client_id, sender_email=user.email,
+        sender_first_name=user.first_name, sender_last_name=user.last_name)
 
 
 def chat_event(message: ChatMessage) -> dict:

@@ -108,11 +108,17 @@ class Entries:
             "conversation": session.conversation_of(client),
             "operator_id": client.operator_id,
             "operator_name": operator.name if operator else None,
+            "transfer": client.transfer,  # {"from", "note"}: for operators only
+            **self._waiting(client),
         }
         model.attention.decorate(entry)
         for extension in self.extensions:
             extension.decorate_entry(client, entry)
         return entry
+
+    def _waiting(self, client: Client) -> dict:
+        waiting = self.model.routing.waiting(client)
+        return {"queued_since": waiting.since_iso if waiting else None}
 
     def listed(self) -> list[dict]:
         return [entry for session in self.model.sessions() if session.listed
@@ -124,10 +130,12 @@ class Entries:
         settings = operator.settings
         entries = self.listed() if entries is None else entries
         conversations = {entry["conversation"] for entry in entries}
+        routing = self.model.routing
         return {
             "type": "monitor",
             "operator": {"available": settings.available, "roles": settings.roles,
-                         "phone": settings.phone},
+                         "phone": settings.phone, "capacity": routing.capacity_of(operator),
+                         "max_capacity": routing.ceiling()},
             "roles": self.model.requested_roles(),
             "sessions": entries,
             "read": self.model.attention.read_marks(operator.user.id, conversations),

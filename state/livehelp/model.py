@@ -19,11 +19,13 @@ from state.livehelp.chat import ChatRules
 from state.livehelp.entries import Entries
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.extension import Extension
+from state.livehelp.handover import Handover
 from state.livehelp.hub import Hub
+from state.livehelp.left import LeftMessages
 from state.livehelp.limits import ChatLimitSettings
 from state.livehelp.operators import OperatorRules
 from state.livehelp.records import Client, LiveSession, Operator
-from state.livehelp.routing import Routing
+from state.livehelp.routing import Routing, RoutingSettings
 from state.livehelp.rules import LiveHelpSettings, client_key
 from state.livehelp.session_locks import SessionLocks
 from state.store.base import OperatorSettings, SessionRecord, Store, User
@@ -39,6 +41,7 @@ class ModelSettings(Protocol):
     offline_seconds: float
     max_chat_chars: int
     limits: ChatLimitSettings  # the chat rules' limits (limits.py)
+    routing: RoutingSettings  # capacity, queue (routing.py)
 
 
 class LiveHelp:
@@ -60,12 +63,16 @@ class LiveHelp:
         # every session (it runs on each connect: a scan made 10,000 connects quadratic).
         self._role_counts: Counter[str] = Counter()
         self._extensions: list[Extension] = []
+        # Places in line last told to each waiting client (serve_line tells changes only).
+        self._told_places: dict[str, int] = {}
         # Held by whoever reads a session record to change and save it (see session_locks.py).
         self.record_locks = SessionLocks()
         self.attention = Attention()
         self.routing = Routing(self)
         self.chat = ChatRules(self)
         self.operators = OperatorRules(self)
+        self.handover = Handover(self)
+        self.left = LeftMessages(self)
         self.entries = Entries(self, self._extensions)
 
     def add_extension(self, extension: Extension) -> None:
@@ -185,6 +192,9 @@ class LiveHelp:
             "blocked": session.blocked,
             "operator_name": operator.user.first_name or "Operator" if operator else None,
             "operator_available": bool(operator and operator.available),
+            "queue": self._queue_state(client),
+            "can_leave_message": self.left.may_leave(client),
+            "closed_by": client.closed_by,
             "max_chars": self.config.max_chat_chars,
             "conversation": session.conversation_of(client),
             "participant": client.participant,  # who "me" is among a conversation's senders
@@ -192,6 +202,16 @@ class LiveHelp:
         for extension in self._extensions:
             extension.decorate_state(client, state)
         return state
+
+    def _queue_state(self, client: Client) -> dict | None:
+        """The client's place in line, noted as told (states are built to be sent)."""
+        place = self.routing.position(client)
+        if place is None:
+            return None
+        self._told_places[client.key] = place
+        estimate = self.routing.estimate_seconds(place)
+        return {"position": place,
+                "estimate_seconds": None if estimate is None else round(estimate)}
 
     def requested_roles(self) -> list[str]:
         return sorted(role for role, count in self._role_counts.items() if count > 0)
@@ -282,7 +302,7 @@ class LiveHelp:
         self._count_roles(session, +1)
         if not session.settings.chat_offered:
             for key in session.clients:
-                self._end_chat(self._clients[key])
+                self.end_chat(self._clients[key])
         if not session.listed:
             for extension in self._extensions:
                 extension.session_unlisted(session)
@@ -292,6 +312,7 @@ class LiveHelp:
         self.publish_session(session_id)
         if roles_changed:
             self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
+        self.serve_line()  # chat may have ended, or roles asked for changed
 
     def session_changed(self, record: SessionRecord, title: str) -> None:
         """The interview runner saved the session: update it if any browser is connected."""
@@ -339,17 +360,45 @@ class LiveHelp:
             client.last_seen = self.clock()
 
     def mark_offline(self) -> None:
-        """Periodic job: clients with no socket for `offline_seconds` go offline, later away."""
+        """Periodic job: clients with no socket for `offline_seconds` go offline; after
+        `routing: grace seconds` their chat ends (their operator's place frees); later
+        they are forgotten."""
         now = self.clock()
+        freed = False
         for key in list(self._idle):
             client = self._clients[key]
-            if now - client.last_seen < self.config.offline_seconds:
+            away = now - client.last_seen
+            if away < self.config.offline_seconds:
                 continue
-            if now - client.last_seen >= FORGET_OFFLINE_SECONDS:
+            if away >= FORGET_OFFLINE_SECONDS:
+                freed = True
                 self._forget(client)
-            elif not client.offline:
-                client.offline = True
+                continue
+            changed = not client.offline
+            client.offline = True
+            if away >= self.config.routing.grace_seconds and (
+                    client.operator_id or self.routing.queued(client)):
+                self.end_chat(client)
+                changed = freed = True
+            if changed:
                 self.publish_session(client.session_id)
+        if freed:
+            self.serve_line()
+
+    def serve_line(self) -> None:
+        """A place may have freed: assign who waits, oldest first, at once."""
+        for client in self.routing.route_waiting():
+            self.publish_client(client)
+
+    def tell_places(self) -> None:
+        """Periodic job: tell each waiting user whose place in line moved since they
+        were last told. Only their own page shows it: Monitors order the line by
+        `queued_since`, which moving up does not change."""
+        positions = self.routing.positions()
+        for key, place in positions.items():
+            if self._told_places.get(key) != place:
+                self.hub.publish(f"client:{key}", self.user_state(self._clients[key]))
+        self._told_places = dict(positions)
 
     def _forget(self, client: Client) -> None:
         """The one removal function: every index that mentions the client."""
@@ -380,17 +429,21 @@ class LiveHelp:
         if refusal is not None:
             raise refusal
         client.chat_active = True
+        client.closed_by = None
         self.routing.route(client)
         self.publish_client(client)
 
     def deactivate(self, key: str) -> None:
         """The user turned chat off."""
         client = self.client(key)
-        self._end_chat(client)
+        self.end_chat(client)
         self.publish_session(client.session_id)
+        self.serve_line()
 
-    def _end_chat(self, client: Client) -> None:
+    def end_chat(self, client: Client) -> None:
+        """Chat off, its operator's place free; the caller serves the line."""
         client.chat_active = False
+        client.transfer = None
         self.routing.unassign(client)
 
     async def set_blocked(self, key: str, blocked: bool) -> SessionRecord:
@@ -407,8 +460,9 @@ class LiveHelp:
         if blocked:
             for other in session.clients:
                 if session.settings.needs_operator:
-                    self._end_chat(self._clients[other])
+                    self.end_chat(self._clients[other])
                 else:
                     self.routing.unassign(self._clients[other])
         self.publish_session(session.id)
+        self.serve_line()
         return record

@@ -34,6 +34,8 @@ class OperatorModel(Protocol):
 
     def publish_everyone(self) -> None: ...
 
+    def serve_line(self) -> None: ...
+
     def monitor_snapshot(self, operator_id: str) -> dict: ...
 
 
@@ -51,8 +53,8 @@ class OperatorRules:
             operator = self.model.add_operator(user, settings)
         operator.user = user
         operator.sockets += 1
+        self.model.serve_line()
         self.model.publish_everyone()
-        self.model.routing.route_waiting()
         return operator
 
     def disconnected(self, user_id: str) -> None:
@@ -71,6 +73,15 @@ class OperatorRules:
         self.model.operator(user_id).settings.roles = sorted(set(roles))
         await self._settings_changed(user_id, serving_changed=True)
 
+    async def set_capacity(self, user_id: str, capacity: int) -> None:
+        """How many conversations the operator takes at once, within the ceiling."""
+        ceiling = self.model.routing.ceiling()
+        if not 1 <= capacity <= ceiling:
+            raise LiveHelpError("bad_capacity",
+                                f"Choose from 1 to {ceiling} conversations at once.")
+        self.model.operator(user_id).settings.capacity = capacity
+        await self._settings_changed(user_id, serving_changed=True)
+
     async def set_phone(self, user_id: str, phone: str) -> None:
         self.model.operator(user_id).settings.phone = phone
         await self._settings_changed(user_id, serving_changed=False)
@@ -80,7 +91,7 @@ class OperatorRules:
         users and tell every page; the operator's own pages get a fresh snapshot."""
         await self.model.store.save_operator_settings(self.model.operator(user_id).settings)
         if serving_changed:
-            self.model.routing.route_waiting()
+            self.model.serve_line()
             self.model.publish_everyone()
         self.model.hub.publish(f"operator:{user_id}", self.model.monitor_snapshot(user_id))
 
@@ -91,6 +102,7 @@ class OperatorRules:
             raise LiveHelpError("not_chatting", "The user has not activated chat with operators.")
         self.model.routing.assign(client, self.model.operator(user_id))
         self.model.publish_client(client)
+        self.model.serve_line()  # the previous holder's place
 
     def read(self, user_id: str, conversation: str, seq: int) -> None:
         """The operator has seen a listed conversation up to `seq`: their mark, on all

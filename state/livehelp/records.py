@@ -55,6 +55,8 @@ class Client:
     chat_active: bool = False
     screen: str | None = None  # the question the page shows, as the page says
     operator_id: str | None = None  # operator the conversation is assigned to
+    closed_by: str | None = None  # the operator who closed its chat, until it starts again
+    transfer: dict | None = None  # {"from", "note"}: how the conversation came to its operator
 
     @property
     def name(self) -> str | None:

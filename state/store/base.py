@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # 3: sign-ins (server-side sign-in sessions).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -78,6 +78,7 @@ class OperatorSettings:
     available: bool = False
     roles: list[str] = field(default_factory=list)
     phone: str = ""
+    capacity: int | None = None  # conversations at once; None: `routing: capacity`
 
 
 @dataclass
@@ -123,6 +124,23 @@ class AuditEntry:
     session_id: str = ""
     detail: str = ""
     time: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class LeftMessage:
+    """A message an interviewee left when no operator could chat (with how to reach
+    them, if they said); an operator answers it in the conversation and marks it handled."""
+
+    session_id: str
+    interview: str
+    conversation: str
+    text: str
+    contact: str = ""  # an email address or an E.164 number, or ""
+    name: str | None = None  # the signed-in person's name, None when anonymous
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+    handled_by: str | None = None  # the operator's email
+    handled_at: datetime | None = None
 
 
 @dataclass
@@ -244,6 +262,21 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def count_messages(self) -> int: ...
+
+    # messages left
+    @abc.abstractmethod
+    async def add_left_message(self, message: LeftMessage) -> None: ...
+
+    @abc.abstractmethod
+    async def list_left_messages(self, limit: int = 200) -> list[LeftMessage]:
+        """Those not handled yet, oldest first."""
+
+    @abc.abstractmethod
+    async def get_left_message(self, message_id: str) -> LeftMessage | None: ...
+
+    @abc.abstractmethod
+    async def mark_left_message_handled(self, message_id: str, by: str) -> LeftMessage | None:
+        """Mark it handled by `by` (an email) now; None when there is no such message."""
 
     # audit
     @abc.abstractmethod

@@ -37,6 +37,7 @@ from state.store.base import (
     utcnow,
 )
 from state.store.group_commit import GroupCommit
+from state.store.left_messages import MongoLeftMessages
 
 # Long enough to ride out a replica-set election, short enough that a request
 # made while the database is down gets its 503 page promptly.
@@ -106,8 +107,10 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(Store):
+class MongoStore(MongoLeftMessages, Store):
     """Store in one MongoDB database."""
+
+    _guard = staticmethod(_unavailable_on_connection_failure)
 
     def __init__(self, uri: str, database: str) -> None:
         self.uri = uri
@@ -141,6 +144,8 @@ class MongoStore(Store):
                 await database.audit.create_index("time")
                 # A sign-in's _id is the hash of its id; this serves "end them all".
                 await database.sign_ins.create_index("user_id")
+                await database.left_messages.create_index(
+                    [("handled_by", ASCENDING), ("created", ASCENDING)])
         except BaseException:
             await client.close()
             raise
@@ -249,13 +254,15 @@ class MongoStore(Store):
         if document is None:
             return OperatorSettings(user_id=user_id)
         return OperatorSettings(user_id=user_id, available=bool(document["available"]),
-                                roles=list(document["roles"]), phone=document["phone"])
+                                roles=list(document["roles"]), phone=document["phone"],
+                                capacity=document.get("capacity"))
 
     async def save_operator_settings(self, settings: OperatorSettings) -> None:
         # A whole-document replace: arrays are written as values, never created by
         # $addToSet (which nx-27017 does not do on a missing field).
         document = {"_id": settings.user_id, "available": bool(settings.available),
-                    "roles": list(settings.roles), "phone": settings.phone}
+                    "roles": list(settings.roles), "phone": settings.phone,
+                    "capacity": settings.capacity}
         with _unavailable_on_connection_failure():
             await self._db.operator_settings.replace_one(
                 {"_id": settings.user_id}, document, upsert=True)

@@ -37,6 +37,7 @@ from state.store.base import (
     utcnow,
 )
 from state.store.group_commit import GroupCommit
+from state.store.left_messages import SQLiteLeftMessages
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
     audit_from_row,
@@ -64,7 +65,7 @@ BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLiteLeftMessages, Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
 
     def __init__(self, path: Path) -> None:
@@ -269,14 +270,15 @@ class SQLiteStore(Store):
         if row is None:
             return OperatorSettings(user_id=user_id)
         return OperatorSettings(user_id=user_id, available=bool(row["available"]),
-                                roles=json.loads(row["roles"]), phone=row["phone"])
+                                roles=json.loads(row["roles"]), phone=row["phone"],
+                                capacity=row["capacity"])
 
     async def save_operator_settings(self, settings: OperatorSettings) -> None:
         await self._run(lambda c: c.execute(
-            "INSERT OR REPLACE INTO operator_settings (user_id, available, roles, phone)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO operator_settings (user_id, available, roles, phone, capacity)"
+            " VALUES (?, ?, ?, ?, ?)",
             (settings.user_id, int(settings.available), json.dumps(list(settings.roles)),
-             settings.phone)))
+             settings.phone, settings.capacity)))
 
     # -- interview sessions -----------------------------------------------------
 

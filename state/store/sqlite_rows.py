@@ -10,7 +10,15 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-from state.store.base import SCHEMA_VERSION, AuditEntry, ChatMessage, SessionRecord, SignIn, User
+from state.store.base import (
+    SCHEMA_VERSION,
+    AuditEntry,
+    ChatMessage,
+    LeftMessage,
+    SessionRecord,
+    SignIn,
+    User,
+)
 
 # The database file, its -wal and -shm: owner only (other local accounts must not read
 # password hashes or chat).
@@ -58,7 +66,8 @@ CREATE TABLE IF NOT EXISTS operator_settings (
     user_id TEXT PRIMARY KEY,
     available INTEGER NOT NULL,
     roles TEXT NOT NULL,
-    phone TEXT NOT NULL
+    phone TEXT NOT NULL,
+    capacity INTEGER
 );
 CREATE TABLE IF NOT EXISTS sessions (
     id TEXT PRIMARY KEY,
@@ -93,6 +102,19 @@ CREATE INDEX IF NOT EXISTS sign_ins_by_user ON sign_ins (user_id);
 """
 SCHEMA += SIGN_INS_TABLE
 
+# Messages left when no operator could chat; the Monitor lists those not handled,
+# oldest first (left_open).
+LEFT_MESSAGES_TABLE = """
+CREATE TABLE IF NOT EXISTS left_messages (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL, interview TEXT NOT NULL, conversation TEXT NOT NULL,
+    text TEXT NOT NULL, contact TEXT NOT NULL, name TEXT,
+    created TEXT NOT NULL, handled_by TEXT, handled_at TEXT
+);
+CREATE INDEX IF NOT EXISTS left_open ON left_messages (handled_by, created);
+"""
+SCHEMA += LEFT_MESSAGES_TABLE
+
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
     # 1 -> 2: messages lose their (conversation, seq) primary key.
@@ -104,6 +126,8 @@ ALTER TABLE messages_2 RENAME TO messages;
 """ + MESSAGES_INDEX,
     # 2 -> 3: server-side sign-ins; cookies made before name no sign-in and sign in again.
     2: SIGN_INS_TABLE,
+    # 3 -> 4: each operator's own capacity (NULL: the configured one); messages left.
+    3: "ALTER TABLE operator_settings ADD COLUMN capacity INTEGER;" + LEFT_MESSAGES_TABLE,
 }
 
 
@@ -154,6 +178,13 @@ def message_from_row(row: sqlite3.Row) -> ChatMessage:
 def sign_in_from_row(row: sqlite3.Row) -> SignIn:
     return SignIn(id_hash=row["id_hash"], user_id=row["user_id"],
                   created=from_text(row["created"]), last_seen=from_text(row["last_seen"]))
+
+
+def left_from_row(row: sqlite3.Row) -> LeftMessage:
+    values = dict(row)
+    values["created"] = from_text(values["created"])
+    values["handled_at"] = from_text(values["handled_at"]) if values["handled_at"] else None
+    return LeftMessage(**values)
 
 
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:

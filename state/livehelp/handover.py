@@ -1,0 +1,98 @@
+"""Ending and passing on a help conversation: an operator closes it (the user is
+told and may start again), or transfers it to a colleague or back to the queue with
+a note for whoever takes it next. Only the operator holding it may, or an admin."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from state.livehelp.errors import LiveHelpError
+from state.livehelp.records import Client, LiveSession, Operator
+from state.livehelp.routing import Routing
+
+# A note travels with the conversation to the next operator; a few lines, not a file.
+MAX_NOTE_CHARS = 1000
+
+
+class HandoverModel(Protocol):
+    routing: Routing
+
+    def client(self, key: str) -> Client: ...
+
+    def session_of(self, client: Client) -> LiveSession: ...
+
+    def operator(self, user_id: str) -> Operator: ...
+
+    def find_operator(self, user_id: str) -> Operator | None: ...
+
+    def available_operators(self, roles: tuple[str, ...]) -> list[Operator]: ...
+
+    def end_chat(self, client: Client) -> None: ...
+
+    def publish_session(self, session_id: str) -> None: ...
+
+    def serve_line(self) -> None: ...
+
+
+class Handover:
+    def __init__(self, model: HandoverModel) -> None:
+        self.model = model
+
+    def _held(self, user_id: str, key: str, may_any: bool) -> Client:
+        """The conversation `user_id` may close or pass on."""
+        client = self.model.client(key)
+        if not self.model.routing.may_chat(client):
+            raise LiveHelpError("not_chatting", "This user is not in a chat with operators.")
+        if client.operator_id != user_id and not may_any:
+            raise LiveHelpError("not_yours", "Only the operator holding this conversation, "
+                                "or an admin, can close or transfer it.")
+        return client
+
+    def candidates(self, user_id: str, key: str) -> list[dict]:
+        """Who the conversation could go to now: available operators other than its
+        holder who serve one of its roles and have a place (for the transfer dialog)."""
+        client = self.model.client(key)
+        roles = self.model.session_of(client).settings.partner_roles
+        routing = self.model.routing
+        return [{"id": op.user.id, "name": op.name, "conversations": len(op.conversations),
+                 "capacity": routing.capacity_of(op)}
+                for op in sorted(self.model.available_operators(roles), key=lambda o: o.name)
+                if op.user.id not in (user_id, client.operator_id) and routing.has_place(op)]
+
+    def close(self, user_id: str, key: str, may_any: bool = False) -> Client:
+        client = self._held(user_id, key, may_any)
+        self.model.end_chat(client)
+        client.closed_by = self.model.operator(user_id).user.first_name or "The operator"
+        self.model.publish_session(client.session_id)
+        self.model.serve_line()
+        return client
+
+    def transfer(self, user_id: str, key: str, to: str | None, note: str = "",
+                 may_any: bool = False) -> Client:
+        """To operator `to`, or back to the head of the queue when `to` is None."""
+        client = self._held(user_id, key, may_any)
+        note = note.strip()
+        if len(note) > MAX_NOTE_CHARS:
+            raise LiveHelpError("bad_field", f"A note holds at most {MAX_NOTE_CHARS:,} characters.")
+        routing = self.model.routing
+        sender = self.model.operator(user_id)
+        if to is None:
+            routing.requeue(client)
+        else:
+            target = self.model.find_operator(to)
+            roles = self.model.session_of(client).settings.partner_roles
+            if target is None or not target.available:
+                raise LiveHelpError("not_available", "That operator is not available now.")
+            if target.user.id == client.operator_id:
+                raise LiveHelpError("bad_field", f"{target.name} already has this conversation.")
+            if not target.serves(roles):
+                raise LiveHelpError("not_serving", f"{target.name} does not serve the roles "
+                                    f"this conversation asks for ({', '.join(roles)}).")
+            if not routing.has_place(target):
+                raise LiveHelpError("no_place", f"{target.name} has no free place "
+                                    f"({routing.capacity_of(target)} conversations).")
+            routing.assign(client, target)
+        client.transfer = {"from": sender.name, "note": note}
+        self.model.publish_session(client.session_id)
+        self.model.serve_line()
+        return client
