@@ -114,8 +114,8 @@ async def run_size(browser, size: int, messages: int, directory: Path) -> dict:
         await page.goto(server.url("monitor"))
         await page.wait_for_function(
             "n => document.querySelectorAll('#sessions li.entry').length > 0 &&"
-            " document.getElementById('monitor').dataset.sessions === String(n)", arg=size,
-            timeout=60_000)
+            " document.getElementById('counts').textContent.startsWith(n + ' sessions')",
+            arg=size, timeout=60_000)
         drawn_ms = await page.evaluate("performance.now()")
         figures = await page.evaluate(FIGURES)
 

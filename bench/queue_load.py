@@ -1,4 +1,6 @@
 """The queue under load, through the real protocol (issue: routing like a help desk).
+Not named queue.py: that would hide the standard library's `queue` from every
+script in this folder.
 
 A server process with `--operators` operators (default 20) of capacity
 `--capacity` (4) and `--users` interviewees (500) in help mode. The users activate
@@ -16,21 +18,10 @@ chat off, which frees a place for the next in line. Printed:
   that followed it (all of them, and the first each user got); median and p90 of
   the absolute error, and the mean of the actual waits, to compare with.
 
-    .venv/bin/python bench/queue.py [--users 500] [--operators 20] [--capacity 4]
+    .venv/bin/python bench/queue_load.py [--users 500] [--operators 20] [--capacity 4]
 """
 
 from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-# This file's name is the standard library's `queue`, which logging imports: run as a
-# script its folder comes first on the path, so take the standard one first.
-HERE = str(Path(__file__).resolve().parent)
-sys.path = [entry for entry in sys.path if str(Path(entry or ".").resolve()) != HERE]
-import queue  # noqa: F401 (the standard library's, cached before ours could be)
-
-sys.path.insert(0, HERE)
 
 import argparse
 import asyncio
@@ -38,6 +29,7 @@ import json
 import random
 import tempfile
 import time
+from pathlib import Path
 
 from common import (
     LOAD_LIMITS,
