@@ -38,6 +38,8 @@ from common import (
 )
 from playwright.async_api import async_playwright
 
+from state.store.base import OperatorSettings
+
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1366, "height": 768}
 IN_CHAT_SHARE = 0.10
@@ -86,12 +88,16 @@ async def run_size(browser, size: int, messages: int, directory: Path) -> dict:
     store = open_store("sqlite", directory)
     await store.open()
     records, users = await seed(store, size, 2)
+    # The Monitor's operator is not available: the chats go to the other one, so no
+    # entry opens by itself and the first viewport shows the list as it is.
+    await store.save_operator_settings(OperatorSettings(users[0].id, available=False,
+                                                        roles=["advocate"]))
     await store.close()
     server = LiveHelpProcess(directory, {"live help": {"ping seconds": 30.0}, **LOAD_LIMITS})
     server.start()
     sockets, tasks = [], []
     try:
-        # The second operator answers nobody: it only makes chat possible.
+        # The second operator holds the chats and answers nobody.
         helper = await connect(server.ws_url("ws/monitor"), server.user_cookie(users[1]))
         await receive(helper, "monitor")
         tasks.append(asyncio.create_task(drain(helper)))
