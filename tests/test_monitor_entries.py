@@ -208,3 +208,15 @@ async def test_the_user_is_told_when_their_operator_is_away(store):
     await model.operators.set_status(olga.id, False)
     state = model.user_state(client)
     assert (state["operator_name"], state["operator_available"]) == ("Op", False)
+
+
+async def test_a_peer_message_updates_the_entry_not_the_monitors_chat(store):
+    model, _ = make_model(store)
+    record = live_record(mode="peer")
+    client, _ = await chatting(model, record, "b:one")
+    monitor = Inbox()
+    model.hub.subscribe("monitor", monitor)
+    await user_says(model, client, "hi all")
+    assert monitor.of_type("chat") == []  # operators cannot answer it
+    updated, = monitor.of_type("session")
+    assert updated["session"]["last_message"]["text"] == "hi all"

@@ -39,6 +39,8 @@ class ChatModel(Protocol):
 
     def publish_client(self, client: Client) -> None: ...
 
+    def publish_session(self, session_id: str, states: bool = True) -> None: ...
+
     def serve_line(self) -> None: ...
 
 
@@ -146,6 +148,8 @@ class ChatRules:
         thread = self.model.attention.stored(stored, operators_chat)
         if operators_chat:
             hub.publish("monitor", {**event, "answered_seq": thread.answered_seq})
+        else:  # Monitors get no chat of a peer conversation: its entry's last message
+            self.model.publish_session(stored.session_id, states=False)
         return stored
 
     async def load_thread(self, conversation: str, operators_answer: bool) -> None:

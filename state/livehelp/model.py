@@ -265,11 +265,12 @@ class LiveHelp:
             self.publish_session(session_id)
         self.hub.publish("monitor", {"type": "roles", "roles": self.requested_roles()})
 
-    def publish_session(self, session_id: str) -> None:
-        """Every client's state, and the session's entries (one when shared)."""
+    def publish_session(self, session_id: str, states: bool = True) -> None:
+        """Every client's state (unless not `states`), and the session's entries (one
+        when shared)."""
         session = self._sessions.get(session_id)
         clients = [self._clients[key] for key in sorted(session.clients)] if session else []
-        for client in clients:
+        for client in clients if states else ():
             self.hub.publish(f"client:{client.key}", self.user_state(client))
         for client in clients[:1] if session and session.settings.shared_conversation else clients:
             self._publish_entry(session, client)
