@@ -78,7 +78,7 @@ class Services:
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
             # A free place is given at once; the places of those still in line are told
             # at most this often, not once per place freed (hundreds each, when busy).
-            "tell places in line": (self.livehelp.tell_places, PLACES_SECONDS),
+            "tell places in line": (self.livehelp.user_view.tell_places, PLACES_SECONDS),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
             **({"reload edited interviews": (self.interviews.reload_changed,
                                              INTERVIEW_CHECK_SECONDS)}

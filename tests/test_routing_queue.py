@@ -115,12 +115,12 @@ async def test_positions_are_told_when_they_move_and_only_then(store):
     first, second = activate(model), activate(model)
     inbox = Inbox()
     model.hub.subscribe(f"client:{second.key}", inbox)
-    model.tell_places()  # nothing moved
+    model.user_view.tell_places()  # nothing moved
     assert inbox.of_type("state") == []
     model.deactivate(held.key)
     assert first.operator_id is not None  # at once
-    model.tell_places()
-    model.tell_places()  # told once
+    model.user_view.tell_places()
+    model.user_view.tell_places()  # told once
     assert [m["queue"] for m in inbox.of_type("state")] == [{"position": 1,
                                                              "estimate_seconds": None}]
 

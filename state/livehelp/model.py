@@ -28,6 +28,7 @@ from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing, RoutingSettings
 from state.livehelp.rules import LiveHelpSettings, client_key
 from state.livehelp.session_locks import SessionLocks
+from state.livehelp.user_view import UserView
 from state.store.base import OperatorSettings, SessionRecord, Store, User
 
 # An offline client stays listed (as "offline") this long, then is forgotten;
@@ -63,8 +64,6 @@ class LiveHelp:
         # every session (it runs on each connect: a scan made 10,000 connects quadratic).
         self._role_counts: Counter[str] = Counter()
         self._extensions: list[Extension] = []
-        # Places in line last told to each waiting client (serve_line tells changes only).
-        self._told_places: dict[str, int] = {}
         # Held by whoever reads a session record to change and save it (see session_locks.py).
         self.record_locks = SessionLocks()
         self.attention = Attention()
@@ -74,6 +73,7 @@ class LiveHelp:
         self.handover = Handover(self)
         self.left = LeftMessages(self)
         self.entries = Entries(self, self._extensions)
+        self.user_view = UserView(self, self._extensions)
 
     def add_extension(self, extension: Extension) -> None:
         self._extensions.append(extension)
@@ -176,42 +176,7 @@ class LiveHelp:
         return self.entries.entry(self.session_of(client), client)
 
     def user_state(self, client: Client) -> dict:
-        """What the interviewee's page needs to draw the chat icon and Help tab."""
-        session = self.session_of(client)
-        help_count, peer_count = self.partners_available(session.id,
-                                                         session.settings.partner_roles)
-        operator = self._operators.get(client.operator_id or "")
-        state = {
-            "type": "state",
-            "availability": session.settings.availability,
-            "mode": session.settings.mode,
-            "active": client.chat_active,
-            "can_activate": self.refusal_to_activate(client) is None,
-            "operators": help_count if not session.blocked else 0,
-            "peers": peer_count,
-            "blocked": session.blocked,
-            "operator_name": operator.user.first_name or "Operator" if operator else None,
-            "operator_available": bool(operator and operator.available),
-            "queue": self._queue_state(client),
-            "can_leave_message": self.left.may_leave(client),
-            "closed_by": client.closed_by,
-            "max_chars": self.config.max_chat_chars,
-            "conversation": session.conversation_of(client),
-            "participant": client.participant,  # who "me" is among a conversation's senders
-        }
-        for extension in self._extensions:
-            extension.decorate_state(client, state)
-        return state
-
-    def _queue_state(self, client: Client) -> dict | None:
-        """The client's place in line, noted as told (states are built to be sent)."""
-        place = self.routing.position(client)
-        if place is None:
-            return None
-        self._told_places[client.key] = place
-        estimate = self.routing.estimate_seconds(place)
-        return {"position": place,
-                "estimate_seconds": None if estimate is None else round(estimate)}
+        return self.user_view.state(client)
 
     def requested_roles(self) -> list[str]:
         return sorted(role for role, count in self._role_counts.items() if count > 0)
@@ -390,16 +355,6 @@ class LiveHelp:
         """A place may have freed: assign who waits, oldest first, at once."""
         for client in self.routing.route_waiting():
             self.publish_client(client)
-
-    def tell_places(self) -> None:
-        """Periodic job: tell each waiting user whose place in line moved since they
-        were last told. Only their own page shows it: Monitors order the line by
-        `queued_since`, which moving up does not change."""
-        positions = self.routing.positions()
-        for key, place in positions.items():
-            if self._told_places.get(key) != place:
-                self.hub.publish(f"client:{key}", self.user_state(self._clients[key]))
-        self._told_places = dict(positions)
 
     def _forget(self, client: Client) -> None:
         """The one removal function: every index that mentions the client."""
