@@ -112,7 +112,10 @@ class LiveHelp:
     def add_operator(self, user: User, settings: OperatorSettings) -> Operator:
         return self._operators.setdefault(user.id, Operator(user, settings))
 
-    def available_operators(self, roles: Iterable[str]) -> list[Operator]:
+    def available_operators(self, roles: Iterable[str] | None) -> list[Operator]:
+        """Available operators serving one of `roles` (any, when None)."""
+        if roles is None:
+            return [op for op in self._operators.values() if op.available]
         roles = tuple(roles)
         return [op for op in self._operators.values() if op.available and op.serves(roles)]
 

@@ -45,7 +45,7 @@ class RoutingModel(Protocol):
 
     def find_operator(self, user_id: str) -> Operator | None: ...
 
-    def available_operators(self, roles: Iterable[str]) -> list[Operator]: ...
+    def available_operators(self, roles: Iterable[str] | None) -> list[Operator]: ...
 
 
 @dataclass
@@ -132,6 +132,8 @@ class Routing:
         """A place may have freed: serve the line oldest first; the clients assigned."""
         assigned = []
         for key in list(self._queue):
+            if not any(self.has_place(op) for op in self.model.available_operators(None)):
+                break  # no place anywhere: the rest of the line waits as it is
             client = self.model.find_client(key)
             if client is None or not self.may_chat(client):
                 self._leave(key)
