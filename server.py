@@ -45,7 +45,7 @@ GC_YOUNG_THRESHOLD = 20_000
 log = logging.getLogger("livehelp")
 
 
-PLACES_SECONDS = 1.0
+PLACES_SECONDS = 0.25
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Services:
             "remove expired sign-ins": (check.remove_expired, rights.EXPIRED_SIGN_INS_SECONDS),
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
             # A free place is given at once; the places of those still in line are told
-            # at most this often, not once per place freed (hundreds each, when busy).
+            # this often, a hundred at a time, not once per place freed.
             "tell places in line": (self.livehelp.user_view.tell_places, PLACES_SECONDS),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
             **({"reload edited interviews": (self.interviews.reload_changed,

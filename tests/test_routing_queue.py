@@ -201,3 +201,19 @@ async def test_transfer_back_to_the_queue_goes_to_the_head_of_the_line(store):
     assert [model.routing.position(c) for c in (held, waiting)] == [1, 2]
     await model.operators.set_status(olga.id, True)
     assert held.operator_id == olga.id and waiting.operator_id is None
+
+
+async def test_places_are_told_a_batch_at_a_time_from_the_head_of_the_line(store):
+    model, _ = routed(store, capacity=1)
+    await operator(model)
+    held = activate(model)
+    line = [activate(model) for _ in range(3)]
+    inboxes = [Inbox() for _ in line]
+    for client, inbox in zip(line, inboxes, strict=True):
+        model.hub.subscribe(f"client:{client.key}", inbox)
+    model.deactivate(held.key)  # line[0] is served; line[1] and line[2] move up
+    model.user_view.tell_places(most=1)
+    assert [len(inbox.of_type("state")) for inbox in inboxes] == [1, 1, 0]  # served; head
+    model.user_view.tell_places(most=1)
+    assert [len(inbox.of_type("state")) for inbox in inboxes] == [1, 1, 1]
+    assert inboxes[2].of_type("state")[0]["queue"]["position"] == 2

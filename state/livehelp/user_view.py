@@ -82,13 +82,21 @@ class UserView:
         return {"position": place,
                 "estimate_seconds": None if estimate is None else round(estimate)}
 
-    def tell_places(self) -> None:
-        """Periodic job: tell each waiting user whose place in line moved since they
-        were last told. Only their own page shows it: Monitors order the line by
-        `queued_since`, which moving up does not change."""
+    def tell_places(self, most: int = 100) -> None:
+        """Periodic job: tell waiting users whose place in line moved since they were
+        last told, `most` at a time from the head of the line (a page's state costs
+        tens of microseconds: hundreds at once would hold up the event loop). Only
+        their own page shows it: Monitors order the line by `queued_since`, which
+        moving up does not change."""
         positions = self.model.routing.positions()
+        told = {key: place for key, place in self._told_places.items() if key in positions}
         for key, place in positions.items():
             client = self.model.find_client(key)
-            if client is not None and self._told_places.get(key) != place:
-                self.model.hub.publish(f"client:{key}", self.state(client))
-        self._told_places = dict(positions)
+            if client is None or told.get(key) == place:
+                continue
+            if most == 0:
+                break
+            most -= 1
+            self.model.hub.publish(f"client:{key}", self.state(client))  # notes it as told
+            told[key] = place
+        self._told_places = told
