@@ -59,7 +59,8 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
     async def on_hello(self, message: messages.UserHello) -> None:
         limits_of(self).check_replay()
         self.livehelp.client_screen(self.client.key, message.screen)
-        if message.active and not self.client.chat_active:
+        # A chat an operator closed while this page was away stays closed.
+        if message.active and not self.client.chat_active and not self.client.closed_by:
             try:
                 self.livehelp.activate(self.client.key)
             except LiveHelpError:

@@ -89,6 +89,10 @@ async def test_close_and_transfer_are_for_the_holder_and_audited(live_server):
     await bob.send(type="close_chat", session=entry["key"])
     closed = await user.until("state", lambda m: not m["active"])
     assert closed["closed_by"] == "Bob"
+    # A page that was away when it was closed says hello with chat on: it stays closed.
+    await user.send(type="hello", last_seq=0, active=True)
+    again = await user.until("state", lambda m: True)
+    assert (again["active"], again["closed_by"]) == (False, "Bob")
     actions = [(a.action, a.actor_email) for a in await live_server.services.store.list_audit()]
     assert actions[:2] == [("close chat", "bob@example.com"), ("transfer", "op@example.com")]
 

@@ -72,7 +72,7 @@ class LeftMessages:
         client = model.client(key)
         if not self.may_leave(client):
             raise LiveHelpError("not_now", "An operator can chat with you now: "
-                                "turn chat on instead of leaving a message.")
+                                "start a chat instead.")
         model.chat.limits.check_rate(client.participant)
         session = model.session_of(client)
         conversation = session.conversation_of(client)
