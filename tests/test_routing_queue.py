@@ -199,8 +199,12 @@ async def test_transfer_back_to_the_queue_goes_to_the_head_of_the_line(store):
     model.handover.transfer(olga.id, held.key, None, "Needs a tax adviser")
     assert held.operator_id is None
     assert [model.routing.position(c) for c in (held, waiting)] == [1, 2]
+    assert model.entry(held)["queued_since"] < model.entry(waiting)["queued_since"]
     await model.operators.set_status(olga.id, True)
-    assert held.operator_id == olga.id and waiting.operator_id is None
+    # Olga handed it back: the next in line gets her place, it waits for someone else.
+    assert held.operator_id is None and waiting.operator_id == olga.id
+    bob = await operator(model, "bob@example.com")
+    assert held.operator_id == bob.id
 
 
 async def test_places_are_told_a_batch_at_a_time_from_the_head_of_the_line(store):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from state.livehelp.chat import ChatRules, operator_message, user_message
+from state.livehelp.entries import visitor_label
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Hub
 from state.livehelp.records import Client, LiveSession, Operator
@@ -46,6 +47,9 @@ def left_event(message: LeftMessage) -> dict:
     return {"id": message.id, "session": message.session_id, "interview": message.interview,
             "conversation": message.conversation, "text": message.text,
             "contact": message.contact, "name": message.name,
+            # As the person's Monitor entry names them (help mode: the conversation is
+            # their client key).
+            "label": message.name or visitor_label(message.conversation),
             "created": message.created.isoformat()}
 
 

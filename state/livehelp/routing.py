@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from state.livehelp.records import Client, LiveSession, Operator
@@ -53,6 +53,7 @@ class Waiting:
     line: tuple[str, ...]  # the role set whose line it waits in
     since: float  # the model's clock
     since_iso: str  # the same moment for people
+    not_to: str | None = None  # the operator who handed it back: someone else, please
 
 
 def role_set(roles: Iterable[str]) -> tuple[str, ...]:
@@ -164,10 +165,19 @@ class Routing:
         client.operator_id = None
 
     def requeue(self, client: Client) -> None:
-        """Back to the head of its line (an operator handed it back)."""
+        """Back to the head of its line, for another operator than the one who handed
+        it back. It counts as waiting since just before the head of the line did, so
+        that every Monitor, which orders the line by `queued_since`, shows it first."""
+        operator_id = client.operator_id
         self.unassign(client)
         self._join(client)
-        self._queue = {client.key: self._queue.pop(client.key), **self._queue}
+        waiting = self._queue.pop(client.key)
+        head = next((w for w in self._queue.values() if w.line == waiting.line), None)
+        if head is not None:
+            earlier = datetime.fromisoformat(head.since_iso) - timedelta(milliseconds=1)
+            waiting.since, waiting.since_iso = head.since, earlier.isoformat()
+        waiting.not_to = operator_id
+        self._queue = {client.key: waiting, **self._queue}
         self._places = None
 
     def _leave(self, key: str) -> Waiting | None:
@@ -181,7 +191,10 @@ class Routing:
 
     def _best_for(self, client: Client) -> Operator | None:
         roles = self.model.session_of(client).settings.partner_roles
-        candidates = [op for op in self.model.available_operators(roles) if self.has_place(op)]
+        waiting = self._queue.get(client.key)
+        not_to = waiting.not_to if waiting else None
+        candidates = [op for op in self.model.available_operators(roles)
+                      if self.has_place(op) and op.user.id != not_to]
         if not candidates:
             return None
         return min(candidates, key=lambda op: (

@@ -6,6 +6,7 @@ import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl, typingNotifier } from "./lh-socket.js";
 import { UserCoBrowse } from "./livehelp-cobrowse.js";
 import { Composer, plainWords } from "./livehelp-composer.js";
+import { LeaveForm } from "./livehelp-leave.js";
 import { AvailabilityPopup } from "./livehelp-popup.js";
 import { describeState } from "./livehelp-state.js";
 
@@ -50,6 +51,11 @@ class UserChat {
     this.justSent = false;
     this.history = new HistoryAsker((message) => this.send(message));
     this.helloTimer = null;
+    // The operator last holding the conversation while chat was on (through a wait in
+    // line), and the one it passed to: "You are now chatting with Bob."
+    this.lastOperator = null;
+    this.transferredTo = null;
+    this.leave = new LeaveForm((message) => this.send(message), () => this.state && this.drawState());
     this.input = $("lh-input");
     this.list = $("lh-messages");
     this.composer = new Composer(this.input, $("lh-counter"));
@@ -102,6 +108,7 @@ class UserChat {
     const activate = $("lh-activate");
     if (!this.input.disabled) this.input.focus();
     else if (!activate.hidden && !activate.disabled) activate.focus();
+    else if (!$("lh-leave-form").hidden) $("lh-leave-text").focus();
   }
 
   logFor(conversation) {
@@ -132,11 +139,13 @@ class UserChat {
     const screen = screenText();
     if (screen) hello.screen = screen;
     this.send(hello);
+    this.leave.flush(); // a message left needs no chat on: it goes right behind hello
   }
 
   down() {
     this.ready = false;
     for (const log of this.logs.values()) log.socketDown();
+    this.leave.socketDown();
     this.history.reset();
     clearTimeout(this.helloTimer);
   }
@@ -147,6 +156,7 @@ class UserChat {
     $("lh-send").disabled = true;
     $("lh-activate").disabled = true;
     for (const log of this.logs.values()) log.failAll(words);
+    this.leave.ended(words);
   }
 
   send(message) {
@@ -168,7 +178,7 @@ class UserChat {
     else if (message.type === "chat") this.onChat(message);
     else if (message.type === "ack") {
       const log = this.logs.get(message.conversation) || this.log;
-      log.ack(message.client_id, message.seq);
+      if (!this.leave.ack(message)) log.ack(message.client_id, message.seq);
     } else if (message.type === "history_more") this.history.ask(message.conversation, message.after);
     else if (message.type === "typing") this.onTyping(message);
     else if (message.type === "error") this.onError(message);
@@ -196,7 +206,7 @@ class UserChat {
   }
 
   onError(refusal) {
-    if (QUIET_REFS.has(refusal.ref)) return;
+    if (QUIET_REFS.has(refusal.ref) || this.leave.refused(refusal)) return;
     const message = { ...refusal, message: plainWords(refusal, this.composer.maxChars) };
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
@@ -241,6 +251,7 @@ class UserChat {
       }
     }
     this.resume(state);
+    this.noteTransfer(state);
     if (state.active) this.error("");
     this.cobrowse.state(state);
     this.drawState();
@@ -277,10 +288,20 @@ class UserChat {
     this.ready = Boolean(state.active) || (answered && !this.resuming && !this.activating);
   }
 
+  /** The conversation passed from one operator to another while chat was on. */
+  noteTransfer(state) {
+    const name = state.active ? state.operator_name : null;
+    if (!state.active) this.lastOperator = null;
+    if (name && this.lastOperator && name !== this.lastOperator) this.transferredTo = name;
+    else if (!name || name !== this.transferredTo) this.transferredTo = null;
+    if (name) this.lastOperator = name;
+  }
+
   drawState() {
     const state = this.state;
     const view = describeState(state, { turningOn: this.resuming || this.activating,
-      ended: this.socket.closedForGood });
+      ended: this.socket.closedForGood, transferredTo: this.transferredTo,
+      leaveDraft: this.leave.draft, left: this.leave.left });
     const icon = $("lh-chat-icon");
     if (icon) {
       icon.dataset.state = view.icon.on ? "on" : "off";
@@ -303,11 +324,18 @@ class UserChat {
     this.input.disabled = !view.input;
     $("lh-send").disabled = !view.input;
     this.input.placeholder = view.placeholder;
-    $("lh-activate").hidden = !view.activateShown;
-    $("lh-activate").disabled = !view.activateEnabled;
+    $("lh-form").hidden = !view.composerShown;
+    const activate = $("lh-activate");
+    activate.hidden = !view.activateShown;
+    activate.disabled = !view.activateEnabled;
+    if (activate.textContent !== view.activateLabel) activate.textContent = view.activateLabel;
     $("lh-deactivate").hidden = !view.deactivateShown;
+    // Written only when the words change: each write of a status is announced.
     const status = $("lh-partners");
     if (status.textContent !== view.status) status.textContent = view.status;
+    const queue = $("lh-queue");
+    if (queue.textContent !== view.queue) queue.textContent = view.queue;
+    this.leave.draw(view.leave, view.maxChars);
   }
 
   draw() {

@@ -5,15 +5,17 @@
 // cost little more than the ones on screen. Everything from a person goes in as text.
 
 import { make } from "./lh-socket.js";
+import { lineWords } from "./monitor-line.js";
 import { EntryPanel } from "./monitor-panel.js";
 import { entryTime } from "./monitor-time.js";
 
 export const STATUSES = ["waiting", "standby", "on", "off", "offline"];
 // Sort groups: what needs this operator's answer first (docs in monitor-list.js).
-const GROUP_OF_STATUS = { waiting: 1, on: 2, standby: 3, off: 4, offline: 5 };
+const GROUP_OF_STATUS = { waiting: 2, on: 3, standby: 4, off: 5, offline: 6 };
 export const GROUP_UNREAD = 0;
-export const GROUP_WAITING = 1;
-export const GROUP_OFFLINE = 5;
+export const GROUP_LINE = 1;
+export const GROUP_WAITING = 2;
+export const GROUP_OFFLINE = 6;
 
 let entryCounter = 0;
 
@@ -31,6 +33,7 @@ export class SessionEntry {
     this.panel = null; // the panel, once opened
     this.isOpen = false;
     this.closedByHand = false;
+    this.linePlace = null; // its place in its line, while it waits for an operator (monitor-line.js)
     entryCounter += 1;
     this.domId = `entry-${entryCounter}`;
   }
@@ -59,15 +62,22 @@ export class SessionEntry {
     return Math.max(0, (data.last_seq || 0) - seen);
   }
 
-  /** Someone waits for the team: a message nobody answered, or nobody there to chat. */
+  /** In line: chat on, waiting for an operator with a free place. */
+  get queued() {
+    return Boolean(this.data.queued_since);
+  }
+
+  /** Someone waits for the team: a message nobody answered, nobody there to chat, or
+   * in line for an operator. */
   get waiting() {
-    return (this.data.unanswered || 0) > 0 || this.data.status === "waiting";
+    return (this.data.unanswered || 0) > 0 || this.data.status === "waiting" || this.queued;
   }
 
   get group() {
     const status = this.data.status;
     if (status === "offline") return GROUP_OFFLINE;
     if (this.unread) return GROUP_UNREAD;
+    if (this.queued) return GROUP_LINE;
     if (this.waiting) return GROUP_WAITING;
     return GROUP_OF_STATUS[status] ?? GROUP_OF_STATUS.off;
   }
@@ -123,7 +133,8 @@ export class SessionEntry {
     const heading = make("h3", "entry-heading");
     this.toggle = make("button", "entry-toggle");
     this.toggle.type = "button";
-    this.toggle.setAttribute("aria-expanded", "false");
+    // It may have opened before its row was first drawn (a chat of mine in the snapshot).
+    this.toggle.setAttribute("aria-expanded", this.isOpen ? "true" : "false");
     this.title = make("span", "entry-title");
     this.userName = make("span", "entry-user");
     this.toggle.append(this.title, this.userName);
@@ -167,7 +178,8 @@ export class SessionEntry {
     const data = this.data;
     const status = STATUSES.includes(data.status) ? data.status : "offline";
     const unread = this.unread;
-    this.element.className = `entry status-${status}${unread ? " unread" : ""}${this.isOpen ? " open" : ""}`;
+    this.element.className = `entry status-${status}${unread ? " unread" : ""}${this.isOpen ? " open" : ""}`
+      + (this.queued ? " queued" : "");
     this.indicator.className = `indicator status-${status}`;
     this.indicatorWord.textContent = status;
     this.title.textContent = data.title || data.interview || "Interview";
@@ -175,7 +187,7 @@ export class SessionEntry {
     this.userName.classList.toggle("anonymous", !data.user_name);
     this.screen.textContent = data.screen || "";
     this.screen.title = data.screen || "";
-    this.time.textContent = entryTime(data);
+    this.drawTime();
     const last = data.last_message;
     this.preview.textContent = last ? `${this.speaker(last)}: ${last.text}` : "";
     this.preview.title = this.preview.textContent;
@@ -196,9 +208,18 @@ export class SessionEntry {
     this.phoneState.hidden = !phoneWords;
   }
 
-  /** Refresh what depends on the clock ("waiting 3 min"). */
+  /** Refresh what depends on the clock and the line ("waiting 3 min", "In line · 2nd"). */
   drawTime() {
-    if (this.element) this.time.textContent = entryTime(this.data);
+    if (!this.element) return;
+    this.time.textContent = this.queued ? lineWords(this.data, this.linePlace) : entryTime(this.data);
+    this.time.title = this.time.textContent;
+  }
+
+  /** Its place in its line now (null: not in line); the list works it out. */
+  setLinePlace(place) {
+    if (place === this.linePlace) return;
+    this.linePlace = place;
+    this.drawTime();
   }
 
   /** Who wrote the last message, for its preview (the entry names no sender id). */

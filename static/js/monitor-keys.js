@@ -20,6 +20,7 @@ export function setupKeys(monitor) {
   let current = null; // the entry Alt+N went to last
   document.addEventListener("keydown", (event) => {
     if (event.defaultPrevented || event.ctrlKey || event.metaKey) return;
+    if (document.querySelector("dialog[open]")) return; // a modal dialog has the keyboard
     // event.code: the key itself, whatever the layout makes of Alt+letter.
     if (event.altKey && event.code === "KeyN") {
       event.preventDefault();

@@ -1,17 +1,19 @@
 // The list of sessions: order, search, filters, counts, the offline group and paging.
 //
-// Order: what needs this operator first. Groups, in this order: unread for me; waiting
-// (a message the team has not answered, or nobody available to chat); then by status:
-// on, standby, off; offline last, folded into "Offline (N)". Within the first two
-// groups the one waiting longest comes first (oldest unanswered message; a new message
-// in an entry already waiting does not move it); within the others the session started
-// first comes first, so the list holds still while nothing changes.
+// Order: what needs this operator first. Groups, in this order: unread for me; in line
+// for an operator (monitor-line.js); waiting (a message the team has not answered, or
+// nobody available to chat); then by status: on, standby, off; offline last, folded
+// into "Offline (N)". Within unread and waiting the one waiting longest comes first
+// (oldest unanswered message; a new message in an entry already waiting does not move
+// it), in line the one in line longest; within the others the session started first
+// comes first, so the list holds still while nothing changes.
 //
 // Only the first PAGE_SIZE entries of that order are drawn ("Show 100 more" draws more),
 // and re-sorting never moves the entry that holds the keyboard: it keeps its place
 // (and its place on the screen) until focus leaves it.
 
-import { GROUP_OFFLINE, GROUP_UNREAD, GROUP_WAITING, STATUSES } from "./monitor-entry.js";
+import { GROUP_LINE, GROUP_OFFLINE, GROUP_UNREAD, GROUP_WAITING, STATUSES } from "./monitor-entry.js";
+import { placeInLines } from "./monitor-line.js";
 import { make } from "./lh-socket.js";
 
 export const PAGE_SIZE = 100;
@@ -21,12 +23,15 @@ const FILTERS = {
   mine: (entry) => entry.mine,
   unread: (entry) => entry.unread > 0,
   waiting: (entry) => entry.waiting,
+  line: (entry) => entry.queued,
 };
 
 function sortKey(entry) {
   const group = entry.group;
   const data = entry.data;
-  const since = group === GROUP_UNREAD || group === GROUP_WAITING ? data.waiting_since || data.started : data.started;
+  let since = data.started;
+  if (group === GROUP_LINE) since = data.queued_since;
+  else if (group === GROUP_UNREAD || group === GROUP_WAITING) since = data.waiting_since || data.started;
   return { entry, group, since: since || "" };
 }
 
@@ -44,6 +49,7 @@ export class SessionList {
     this.unmatched = document.getElementById("sessions-unmatched");
     this.more = document.getElementById("show-more");
     this.counts = document.getElementById("counts");
+    this.lineCount = document.getElementById("line-count");
     this.search = document.getElementById("search");
     this.filterButtons = [...document.querySelectorAll(".filters .filter")];
     this.filters = new Set();
@@ -119,6 +125,9 @@ export class SessionList {
     this.queued = false;
     const all = [...this.monitor.entries.values()];
     this.drawCounts(all);
+    const inLine = placeInLines(all);
+    this.lineCount.textContent = `Waiting for an operator (${inLine})`;
+    this.lineCount.hidden = !inLine;
     for (const button of this.filterButtons) {
       button.setAttribute("aria-pressed", this.filters.has(button.dataset.filter) ? "true" : "false");
     }

@@ -1,7 +1,8 @@
-// An open entry's panel: who is in the session, the actions (Observe, Join,
-// Block/Unblock, Forward calls, Take over), the observe view, the conversation (a
-// role="log" around the keyed list that renderChat appends to) and a composer that
-// grows from one line. Built the first time the entry opens.
+// An open entry's panel: who is in the session, the note of a transfer, the actions
+// (Transfer, Close chat, Observe, Join, Block/Unblock, Forward calls, Take over), the
+// observe view, the conversation (a role="log" around the keyed list that renderChat
+// appends to) and a composer that grows from one line. Built the first time the entry
+// opens.
 
 import { renderChat, senderLabel } from "./lh-chat-log.js";
 import { make, pageUrl, typingNotifier } from "./lh-socket.js";
@@ -32,6 +33,8 @@ export class EntryPanel {
     this.element = panel;
 
     this.participants = make("p", "participants small");
+    // How the conversation came here: "From Olga: <her note>" (monitor-transfer.js).
+    this.transferNote = make("p", "transfer-note small");
     this.observeView = make("div", "observe-view");
     this.observeView.hidden = true;
 
@@ -76,15 +79,25 @@ export class EntryPanel {
       this.input.focus(); // the button goes once the chat is ours: stay in this chat
     });
     this.taken.append(this.takenText, " ", this.takeButton);
+    // Only the operator holding the chat, or an admin, may pass it on or end it (the
+    // server refuses others, in words).
+    this.transferButton = button("Transfer", "secondary compact transfer", () => {
+      monitor.transfer.open(entry, this.transferButton);
+    });
+    this.closeButton = button("Close chat", "secondary compact close-chat", () => {
+      this.closing = true;
+      monitor.send({ type: "close_chat", session: entry.key });
+    });
     const actions = make("div", "entry-actions");
-    actions.append(this.taken, this.observe, this.joinForm, this.block, this.phone);
+    actions.append(this.taken, this.transferButton, this.closeButton, this.observe, this.joinForm,
+      this.block, this.phone);
 
     const row = make("div", "chat-row");
     row.append(this.input, this.send, this.typing);
     form.append(this.label, row);
     const bottom = make("div", "panel-bottom");
     bottom.append(form, actions);
-    panel.append(this.participants, this.observeView, this.logBox, bottom);
+    panel.append(this.participants, this.transferNote, this.observeView, this.logBox, bottom);
 
     const typing = typingNotifier((on) => monitor.send({ type: "typing", session: entry.key, typing: on }));
     form.addEventListener("submit", (event) => {
@@ -177,6 +190,7 @@ export class EntryPanel {
     this.phone.textContent = mine ? "Call forwarding on" : "Forward calls";
     this.phone.setAttribute("aria-pressed", mine ? "true" : "false");
     this.phone.classList.toggle("on", mine);
+    this.updateHandover();
 
     if (!this.log || this.log.conversation !== data.conversation) {
       if (this.unsubscribe) this.unsubscribe();
@@ -185,6 +199,32 @@ export class EntryPanel {
     }
     this.drawChat();
     if (data.chat) this.log.flush(); // what this operator typed while it could not go
+  }
+
+  /** Transfer and Close chat for the one who holds the chat (or an admin); the note. */
+  updateHandover() {
+    const entry = this.entry;
+    const data = entry.data;
+    const holds = Boolean(data.chat) && (entry.mine || this.monitor.me.admin);
+    if (!holds && [this.transferButton, this.closeButton].includes(document.activeElement)) {
+      entry.focusRow(); // the button goes: the keyboard stays on the entry
+    }
+    this.transferButton.hidden = !holds;
+    this.closeButton.hidden = !holds;
+    this.transferButton.setAttribute("aria-label", `Transfer the chat with ${entry.who}`);
+    this.closeButton.setAttribute("aria-label", `Close chat with ${entry.who}`);
+    if (this.closing && !data.chat) {
+      this.closing = false;
+      this.monitor.announcer.say("status", `${entry.who}: chat closed`);
+    }
+    // The note is for whoever has the conversation now, or takes it from the line.
+    const transfer = data.transfer;
+    const shown = Boolean(transfer) && (entry.mine || !data.operator_id);
+    this.transferNote.hidden = !shown;
+    if (shown) {
+      this.transferNote.textContent = transfer.note ? `From ${transfer.from}: ${transfer.note}`
+        : `From ${transfer.from} (no note).`;
+    }
   }
 
   drawChat() {

@@ -1,6 +1,7 @@
-// The Monitor's settings line: availability (words and colour), the roles served and the
-// phone number for call forwarding, each a compact button opening a small panel, so
-// all of it fits one line of a laptop screen.
+// The Monitor's settings line: availability (words and colour), the roles served, how
+// many chats this operator takes at once, and the phone number for call forwarding
+// (roles and phone each a compact button opening a small panel), so all of it fits one
+// line of a laptop screen.
 
 import { make } from "./lh-socket.js";
 
@@ -49,7 +50,7 @@ export class Settings {
   /** @param {object} monitor  the page controller: send(), voice, redrawPhones() */
   constructor(monitor) {
     this.monitor = monitor;
-    this.operator = { available: false, roles: [], phone: null };
+    this.operator = { available: false, roles: [], phone: null, capacity: null, maxCapacity: 0 };
     this.requestedRoles = [];
     this.phonePending = false;
     this.statusButton = document.getElementById("status-toggle");
@@ -58,6 +59,14 @@ export class Settings {
     });
     this.rolesButton = document.getElementById("roles-button");
     this.roles = new Disclosure(this.rolesButton);
+    this.capacity = document.getElementById("capacity");
+    this.capacityPending = false;
+    this.capacity.addEventListener("change", () => {
+      this.capacityPending = true;
+      if (!monitor.send({ type: "set_capacity", capacity: Number(this.capacity.value) })) {
+        this.capacityRefused("Not connected; the number of chats did not change. Try again in a moment.");
+      }
+    });
     if (monitor.voice) this.setupPhone();
   }
 
@@ -65,7 +74,8 @@ export class Settings {
   setOperator(operator) {
     const previousPhone = this.operator.phone;
     this.operator = { available: Boolean(operator.available), roles: operator.roles || [],
-      phone: operator.phone || null };
+      phone: operator.phone || null, capacity: operator.capacity || null,
+      maxCapacity: operator.max_capacity || 0 };
     const on = this.operator.available;
     this.statusButton.disabled = false;
     this.statusButton.textContent = on ? "Available for chat" : "Not available for chat";
@@ -74,6 +84,29 @@ export class Settings {
     if (this.monitor.voice) this.drawPhone(previousPhone !== this.operator.phone);
     this.phonePending = false;
     this.drawRoles();
+    this.drawCapacity();
+  }
+
+  /** "Takes up to [4] chats": a choice from 1 to the ceiling an admin set. */
+  drawCapacity() {
+    const { capacity, maxCapacity } = this.operator;
+    const select = this.capacity;
+    if (select.options.length !== maxCapacity) {
+      select.replaceChildren(...Array.from({ length: maxCapacity }, (_, n) => make("option", "", String(n + 1))));
+    }
+    select.disabled = !capacity;
+    if (capacity) select.value = String(capacity);
+    if (this.capacityPending && capacity) {
+      this.monitor.announcer.say("status", `You take up to ${capacity} chats at once`);
+    }
+    this.capacityPending = false;
+  }
+
+  /** The server did not take the new number: say why, and show the number in effect. */
+  capacityRefused(words) {
+    this.capacityPending = false;
+    if (this.operator.capacity) this.capacity.value = String(this.operator.capacity);
+    this.monitor.showError(words);
   }
 
   setRequestedRoles(roles) {

@@ -1,8 +1,10 @@
 // The Monitor page: the operator's console. Speaks the operator socket of
 // docs/protocol.md: entries by `id`, what is unread for this operator (the entry's
 // seqs and the server's read marks), chat logs fetched when an entry first opens.
-// The list is monitor-list.js, one entry monitor-entry.js (its panel monitor-panel.js),
-// the settings line monitor-settings.js.
+// The list is monitor-list.js (the line of those waiting for an operator monitor-line.js),
+// one entry monitor-entry.js (its panel monitor-panel.js, passing a chat on
+// monitor-transfer.js), the settings line monitor-settings.js, the messages left
+// monitor-left.js.
 
 import { ChatLog } from "./lh-chat-log.js";
 import { HistoryAsker, handleRefusal } from "./lh-history.js";
@@ -11,9 +13,11 @@ import { Alerts } from "./monitor-alerts.js";
 import { Announcer } from "./monitor-announce.js";
 import { SessionEntry } from "./monitor-entry.js";
 import { setupKeys } from "./monitor-keys.js";
+import { LeftMessages } from "./monitor-left.js";
 import { SessionList } from "./monitor-list.js";
 import { Settings } from "./monitor-settings.js";
 import { setServerNow } from "./monitor-time.js";
+import { TransferDialog } from "./monitor-transfer.js";
 
 const root = document.getElementById("monitor");
 // Errors the page shows stay up long enough to read, then get out of the way.
@@ -21,7 +25,8 @@ const ERROR_SHOW_MS = 8000;
 
 class Monitor {
   constructor() {
-    this.me = { id: root.dataset.userId, name: root.dataset.firstName };
+    // Admins may close and transfer any chat; the server checks it again.
+    this.me = { id: root.dataset.userId, name: root.dataset.firstName, admin: root.dataset.admin === "true" };
     this.sender = `u:${this.me.id}`; // how the server names this operator in chat events
     this.voice = root.dataset.twilioVoice === "true";
     this.entries = new Map(); // entry id -> SessionEntry
@@ -40,6 +45,8 @@ class Monitor {
     this.announcer = new Announcer(document.getElementById("announcer"));
     this.list = new SessionList(this);
     this.alerts = new Alerts(this);
+    this.left = new LeftMessages(this);
+    this.transfer = new TransferDialog(this);
     setupKeys(this);
     this.socket = new LiveSocket("ws/monitor", {
       notice: document.getElementById("connection"),
@@ -195,6 +202,23 @@ class Monitor {
     this.removeEntry(message.id || message.key);
   }
 
+  on_messages_left(message) {
+    this.left.setAll(message.messages || []);
+  }
+
+  on_message_left(message) {
+    this.left.add(message.message);
+  }
+
+  on_message_left_handled(message) {
+    this.left.remove(message.id);
+  }
+
+  /** Who can take a conversation now: the transfer dialog's choices. */
+  on_operators(message) {
+    this.transfer.listed(message);
+  }
+
   on_roles(message) {
     this.settings.setRequestedRoles(message.roles || []);
   }
@@ -239,6 +263,7 @@ class Monitor {
   }
 
   on_ack(message) {
+    if (this.left.acked(message)) return;
     const log = this.logs.get(message.conversation);
     if (log) log.ack(message.client_id, message.seq);
   }
@@ -254,6 +279,14 @@ class Monitor {
     if (message.ref === "set_phone") {
       this.settings.phoneMessage(message.message, true);
       return;
+    }
+    if (message.ref === "set_capacity") {
+      this.settings.capacityRefused(message.message);
+      return;
+    }
+    if (this.transfer.refused(message) || this.left.refused(message)) return;
+    if (message.ref === "close_chat") {
+      for (const entry of this.entries.values()) if (entry.panel) entry.panel.closing = false;
     }
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
@@ -289,6 +322,7 @@ class Monitor {
     const wasMine = previous && previous.chat && previous.operator_id === this.me.id;
     if (data.chat && entry.mine && !wasMine && !entry.closedByHand) entry.setOpen(true);
     if (entry.isOpen) this.opened(entry);
+    this.transfer.entryChanged(entry);
     this.list.changed();
     return entry;
   }
@@ -317,6 +351,7 @@ class Monitor {
     let total = 0;
     for (const entry of this.entries.values()) total += entry.unread;
     this.alerts.setTotal(total);
+    this.left.refresh(); // their "Open session" links follow the sessions listed
   }
 
   /** The entry with unread messages whose last message came last. */

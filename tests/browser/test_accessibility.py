@@ -8,6 +8,7 @@ from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.monitor_visitors import LAPTOP, PHONE, Visitor
 from tests.browser.test_monitor_chat import (
     activate,
     entries,
@@ -17,7 +18,6 @@ from tests.browser.test_monitor_chat import (
     open_operator,
     user_says,
 )
-from tests.browser.test_monitor_console import LAPTOP, PHONE, Visitor
 
 AXE = Axe()
 
