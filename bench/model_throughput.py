@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from state.config import Config
+from state.config import Config, LimitsFile
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
 from state.store.base import SessionRecord, User, new_id
@@ -32,7 +32,9 @@ async def run(users: int, operators: int, messages: int) -> float:
     with tempfile.TemporaryDirectory(prefix="livehelp-model-") as directory:
         store = SQLiteStore(Path(directory) / "livehelp.sqlite3")
         await store.open()
-        model = LiveHelp(store, Hub(), Config())
+        # A load, not one person: the per-sender chat limits would refuse most of it.
+        unlimited = LimitsFile(chat_burst=1_000_000, chat_per_minute=60_000_000)
+        model = LiveHelp(store, Hub(), Config(limits=unlimited))
         for number in range(operators):
             user = User(id=new_id(), email=f"op{number}@bench.invalid", password_hash="!",
                         privileges=["advocate"])
