@@ -128,12 +128,12 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
                                                                   message.session)})
 
     async def on_close_chat(self, message: messages.CloseChat) -> None:
-        self.livehelp.handover.close(self.operator_id, message.session,
+        await self.livehelp.handover.close(self.operator_id, message.session,
                                      may_any=self.current_user.is_admin)
         await self.audit("close chat", message.session)
 
     async def on_transfer(self, message: messages.Transfer) -> None:
-        client = self.livehelp.handover.transfer(
+        client = await self.livehelp.handover.transfer(
             self.operator_id, message.session, message.to, message.note,
             may_any=self.current_user.is_admin)
         target = self.livehelp.find_operator(client.operator_id or "")

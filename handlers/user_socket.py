@@ -46,6 +46,7 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
             return  # gone while the store answered: nothing to connect, nothing to undo
         self.client = self.livehelp.client_connected(
             self.record, title, self.participant_key, self.current_user)
+        await self.livehelp.handover.restore(self.client)  # before its hello is read
         self.subscribe(f"client:{self.client.key}")
         self.subscribe(f"session:{session_id}")
         self.send(self.livehelp.user_state(self.client))

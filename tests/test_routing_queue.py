@@ -145,9 +145,9 @@ async def test_closing_tells_the_user_and_frees_the_place(store):
     bob = await operator(model, "bob@example.com", available=False)
     held, waiting = activate(model), activate(model)
     with pytest.raises(LiveHelpError) as refused:
-        model.handover.close(bob.id, held.key)
+        await model.handover.close(bob.id, held.key)
     assert refused.value.code == "not_yours"
-    model.handover.close(olga.id, held.key)
+    await model.handover.close(olga.id, held.key)
     state = model.user_state(held)
     assert (state["active"], state["closed_by"]) == (False, "Op")
     assert waiting.operator_id == olga.id
@@ -161,7 +161,7 @@ async def test_an_admin_may_close_any_conversation(store):
     await operator(model)
     admin = await operator(model, "admin@example.com", available=False)
     held = activate(model)
-    model.handover.close(admin.id, held.key, may_any=True)
+    await model.handover.close(admin.id, held.key, may_any=True)
     assert not held.chat_active
 
 
@@ -173,12 +173,12 @@ async def test_transfer_to_a_colleague_carries_the_note(store):
     tax = await operator(model, "tax@example.com", roles=("tax",))
     for to, code in ((tax.id, "not_serving"), ("nobody", "not_available")):
         with pytest.raises(LiveHelpError) as refused:
-            model.handover.transfer(olga.id, held.key, to)
+            await model.handover.transfer(olga.id, held.key, to)
         assert refused.value.code == code
     with pytest.raises(LiveHelpError) as refused:
-        model.handover.transfer(bob.id, held.key, olga.id)
+        await model.handover.transfer(bob.id, held.key, olga.id)
     assert refused.value.code == "not_yours"
-    model.handover.transfer(olga.id, held.key, bob.id, "Asked about rent arrears")
+    await model.handover.transfer(olga.id, held.key, bob.id, "Asked about rent arrears")
     assert held.operator_id == bob.id
     assert model.entry(held)["transfer"] == {"from": "Op", "note": "Asked about rent arrears"}
     assert model.user_state(held)["operator_name"] == "Bob"
@@ -186,7 +186,7 @@ async def test_transfer_to_a_colleague_carries_the_note(store):
     assert second.operator_id == olga.id  # Olga's place was freed by the transfer
     third = activate(model)
     with pytest.raises(LiveHelpError) as refused:
-        model.handover.transfer(olga.id, second.key, bob.id)
+        await model.handover.transfer(olga.id, second.key, bob.id)
     assert refused.value.code == "no_place"
     assert third.operator_id is None
 
@@ -196,7 +196,7 @@ async def test_transfer_back_to_the_queue_goes_to_the_head_of_the_line(store):
     olga = await operator(model)
     held, waiting = activate(model), activate(model)
     await model.operators.set_status(olga.id, False)
-    model.handover.transfer(olga.id, held.key, None, "Needs a tax adviser")
+    await model.handover.transfer(olga.id, held.key, None, "Needs a tax adviser")
     assert held.operator_id is None
     assert [model.routing.position(c) for c in (held, waiting)] == [1, 2]
     assert model.entry(held)["queued_since"] < model.entry(waiting)["queued_since"]
@@ -221,3 +221,30 @@ async def test_places_are_told_a_batch_at_a_time_from_the_head_of_the_line(store
     model.user_view.tell_places(most=1)
     assert [len(inbox.of_type("state")) for inbox in inboxes] == [1, 1, 1]
     assert inboxes[2].of_type("state")[0]["queue"]["position"] == 2
+
+
+async def test_a_transfer_and_a_close_survive_a_restart(store):
+    model, _ = routed(store, capacity=4)
+    olga = await operator(model)
+    bob = await operator(model, "bob@example.com")
+    carol = await operator(model, "carol@example.com")
+    records = [live_record(), live_record()]
+    moved, closed = (model.client_connected(r, "Demo", "b:browser", None) for r in records)
+    for client in (moved, closed):
+        model.activate(client.key)
+    sender = model.find_operator(moved.operator_id).name
+    await model.handover.transfer(moved.operator_id, moved.key, bob.id
+                                  if moved.operator_id != bob.id else carol.id, "Rent arrears")
+    taker = moved.operator_id
+    await model.handover.close(closed.operator_id, closed.key)
+
+    restarted, _ = routed(store, capacity=4)  # the same store, nothing in memory
+    for user in (olga, bob, carol):  # the Monitors come back first, in another order
+        await restarted.operators.connected(user)
+    again = [restarted.client_connected(r, "Demo", "b:browser", None) for r in records]
+    for client in again:
+        await restarted.handover.restore(client)
+    restarted.activate(again[0].key)
+    assert again[0].operator_id == taker
+    assert restarted.entry(again[0])["transfer"] == {"from": sender, "note": "Rent arrears"}
+    assert restarted.user_state(again[1])["closed_by"] is not None

@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 from state.store.base import (
     AuditEntry,
     DuplicateEmail,
+    Handover,
     LeftMessage,
     OperatorSettings,
     SessionRecord,
@@ -444,3 +445,11 @@ async def test_messages_left_are_listed_until_handled_oldest_first(store: Store)
     assert await store.list_left_messages() == [second]
     assert await store.mark_left_message_handled("no-such-id", "olga@example.org") is None
     assert await store.get_left_message("no-such-id") is None
+
+
+async def test_the_last_handover_of_a_conversation_is_kept(store: Store) -> None:
+    assert await store.get_handover("c-1") is None
+    await store.save_handover(Handover("c-1", "op-2", None, "Olga", "Rent arrears", MOMENT))
+    closed = Handover("c-1", None, "Bob", time=MOMENT + timedelta(minutes=1))
+    await store.save_handover(closed)
+    assert await store.get_handover("c-1") == closed

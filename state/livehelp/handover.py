@@ -1,6 +1,9 @@
 """Ending and passing on a help conversation: an operator closes it (the user is
 told and may start again), or transfers it to a colleague or back to the queue with
-a note for whoever takes it next. Only the operator holding it may, or an admin."""
+a note for whoever takes it next. Only the operator holding it may, or an admin.
+Each handover is stored before it takes effect, and read back when the user's page
+first connects after a restart: a closed chat stays closed, a transferred one goes
+back to its new operator if they are there, with its note."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from typing import Protocol
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
+from state.store.base import Handover as StoredHandover
+from state.store.base import Store
 
 # A note travels with the conversation to the next operator; a few lines, not a file.
 MAX_NOTE_CHARS = 1000
@@ -16,6 +21,7 @@ MAX_NOTE_CHARS = 1000
 
 class HandoverModel(Protocol):
     routing: Routing
+    store: Store
 
     def client(self, key: str) -> Client: ...
 
@@ -59,16 +65,37 @@ class Handover:
                 for op in sorted(self.model.available_operators(roles), key=lambda o: o.name)
                 if op.user.id not in (user_id, client.operator_id) and routing.has_place(op)]
 
-    def close(self, user_id: str, key: str, may_any: bool = False) -> Client:
+    async def restore(self, client: Client) -> None:
+        """The client's page connected for the first time since this process started:
+        what was last done with its conversation, as the store kept it."""
+        if client.restored:
+            return
+        client.restored = True
+        conversation = self.model.session_of(client).conversation_of(client)
+        kept = await self.model.store.get_handover(conversation)
+        if kept is None or client.chat_active:
+            return
+        client.closed_by = kept.closed_by
+        client.preferred_operator = kept.operator_id
+        if kept.transfer_from:
+            client.transfer = {"from": kept.transfer_from, "note": kept.transfer_note}
+
+    async def _keep(self, client: Client, **done: str | None) -> None:
+        conversation = self.model.session_of(client).conversation_of(client)
+        await self.model.store.save_handover(StoredHandover(conversation, **done))
+
+    async def close(self, user_id: str, key: str, may_any: bool = False) -> Client:
         client = self._held(user_id, key, may_any)
+        closed_by = self.model.operator(user_id).user.first_name or "The operator"
+        await self._keep(client, closed_by=closed_by)
         self.model.end_chat(client)
-        client.closed_by = self.model.operator(user_id).user.first_name or "The operator"
+        client.closed_by = closed_by
         self.model.publish_session(client.session_id)
         self.model.serve_line()
         return client
 
-    def transfer(self, user_id: str, key: str, to: str | None, note: str = "",
-                 may_any: bool = False) -> Client:
+    async def transfer(self, user_id: str, key: str, to: str | None, note: str = "",
+                       may_any: bool = False) -> Client:
         """To operator `to`, or back to the head of the queue when `to` is None."""
         client = self._held(user_id, key, may_any)
         note = note.strip()
@@ -76,9 +103,8 @@ class Handover:
             raise LiveHelpError("bad_field", f"A note holds at most {MAX_NOTE_CHARS:,} characters.")
         routing = self.model.routing
         sender = self.model.operator(user_id)
-        if to is None:
-            routing.requeue(client)
-        else:
+        target = None
+        if to is not None:
             target = self.model.find_operator(to)
             roles = self.model.session_of(client).settings.partner_roles
             if target is None or not target.available:
@@ -91,6 +117,10 @@ class Handover:
             if not routing.has_place(target):
                 raise LiveHelpError("no_place", f"{target.name} has no free place "
                                     f"({routing.capacity_of(target)} conversations).")
+        await self._keep(client, operator_id=to, transfer_from=sender.name, transfer_note=note)
+        if target is None:
+            routing.requeue(client)
+        else:
             routing.assign(client, target)
         client.transfer = {"from": sender.name, "note": note}
         self.model.publish_session(client.session_id)

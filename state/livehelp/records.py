@@ -57,6 +57,8 @@ class Client:
     operator_id: str | None = None  # operator the conversation is assigned to
     closed_by: str | None = None  # the operator who closed its chat, until it starts again
     transfer: dict | None = None  # {"from", "note"}: how the conversation came to its operator
+    preferred_operator: str | None = None  # transferred to them before a restart
+    restored: bool = False  # what the store kept of its handovers has been read
 
     @property
     def name(self) -> str | None:

@@ -152,6 +152,7 @@ class Routing:
         if waiting is not None:
             self._departures.append(now)
         client.operator_id = operator.user.id
+        client.preferred_operator = None
         operator.conversations.add(client.key)
         self._last_assigned[operator.user.id] = now
 
@@ -197,6 +198,10 @@ class Routing:
                       if self.has_place(op) and op.user.id != not_to]
         if not candidates:
             return None
+        preferred = next((op for op in candidates
+                          if op.user.id == client.preferred_operator), None)
+        if preferred is not None:
+            return preferred
         return min(candidates, key=lambda op: (
             len(op.conversations), self._last_assigned.get(op.user.id, float("-inf")),
             op.user.email))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # 3: sign-ins (server-side sign-in sessions).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -141,6 +141,20 @@ class LeftMessage:
     created: datetime = field(default_factory=utcnow)
     handled_by: str | None = None  # the operator's email
     handled_at: datetime | None = None
+
+
+@dataclass
+class Handover:
+    """How a help conversation last changed hands by an operator's act: closed by
+    `closed_by`, or transferred (to `operator_id`, or back to the queue when None)
+    with a note. Kept so that a restart does not undo it."""
+
+    conversation: str
+    operator_id: str | None = None
+    closed_by: str | None = None
+    transfer_from: str = ""
+    transfer_note: str = ""
+    time: datetime = field(default_factory=utcnow)
 
 
 @dataclass
@@ -277,6 +291,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def mark_left_message_handled(self, message_id: str, by: str) -> LeftMessage | None:
         """Mark it handled by `by` (an email) now; None when there is no such message."""
+
+    # handovers
+    @abc.abstractmethod
+    async def save_handover(self, handover: Handover) -> None:
+        """Keep it as the conversation's last handover (replacing any earlier)."""
+
+    @abc.abstractmethod
+    async def get_handover(self, conversation: str) -> Handover | None: ...
 
     # audit
     @abc.abstractmethod

@@ -1,4 +1,4 @@
-"""Messages left, for both stores: kept apart so each store file stays about one thing.
+"""Messages left and handovers, for both stores: kept apart so each store file stays about one thing.
 The SQLite part runs its SQL on the store's thread (`_run`); the MongoDB part uses the
 `left_messages` collection, ids as `_id`, times as integer milliseconds."""
 
@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from state.store.base import LeftMessage, utcnow
-from state.store.sqlite_rows import left_from_row, to_text
+from state.store.base import Handover, LeftMessage, utcnow
+from state.store.sqlite_rows import from_text, left_from_row, to_text
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COLUMNS = [field.name for field in dataclasses.fields(LeftMessage)]
@@ -63,6 +63,47 @@ def _from_document(document: dict[str, Any]) -> LeftMessage:
     values["created"], values["handled_at"] = (_moment(values["created"]),
                                                _moment(values["handled_at"]))
     return LeftMessage(id=document["_id"], **values)
+
+
+class SQLiteHandovers:
+    _run: Callable[..., Any]
+
+    async def save_handover(self, handover: Handover) -> None:
+        await self._run(lambda c: c.execute(
+            "INSERT OR REPLACE INTO handovers (conversation, operator_id, closed_by,"
+            " transfer_from, transfer_note, time) VALUES (?, ?, ?, ?, ?, ?)",
+            (handover.conversation, handover.operator_id, handover.closed_by,
+             handover.transfer_from, handover.transfer_note, to_text(handover.time))))
+
+    async def get_handover(self, conversation: str) -> Handover | None:
+        row = await self._run(lambda c: c.execute(
+            "SELECT * FROM handovers WHERE conversation = ?", (conversation,)).fetchone())
+        if row is None:
+            return None
+        return Handover(**{**dict(row), "time": from_text(row["time"])})
+
+
+class MongoHandovers:
+    _db: Any
+    _guard: Callable[[], AbstractContextManager[None]]
+
+    async def save_handover(self, handover: Handover) -> None:
+        document = {"_id": handover.conversation, "operator_id": handover.operator_id,
+                    "closed_by": handover.closed_by, "transfer_from": handover.transfer_from,
+                    "transfer_note": handover.transfer_note,
+                    "time": _millis(handover.time)}
+        with self._guard():
+            await self._db.handovers.replace_one({"_id": handover.conversation}, document,
+                                                 upsert=True)
+
+    async def get_handover(self, conversation: str) -> Handover | None:
+        with self._guard():
+            document = await self._db.handovers.find_one({"_id": conversation})
+        if document is None:
+            return None
+        return Handover(conversation, document["operator_id"], document["closed_by"],
+                        document["transfer_from"], document["transfer_note"],
+                        _moment(document["time"]))
 
 
 class MongoLeftMessages:

@@ -37,7 +37,7 @@ from state.store.base import (
     utcnow,
 )
 from state.store.group_commit import GroupCommit
-from state.store.left_messages import MongoLeftMessages
+from state.store.left_messages import MongoHandovers, MongoLeftMessages
 
 # Long enough to ride out a replica-set election, short enough that a request
 # made while the database is down gets its 503 page promptly.
@@ -107,7 +107,7 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(MongoLeftMessages, Store):
+class MongoStore(MongoLeftMessages, MongoHandovers, Store):
     """Store in one MongoDB database."""
 
     _guard = staticmethod(_unavailable_on_connection_failure)

@@ -37,7 +37,7 @@ from state.store.base import (
     utcnow,
 )
 from state.store.group_commit import GroupCommit
-from state.store.left_messages import SQLiteLeftMessages
+from state.store.left_messages import SQLiteHandovers, SQLiteLeftMessages
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
     audit_from_row,
@@ -65,7 +65,7 @@ BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
 
-class SQLiteStore(SQLiteLeftMessages, Store):
+class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
 
     def __init__(self, path: Path) -> None:

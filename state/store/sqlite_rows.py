@@ -115,6 +115,15 @@ CREATE INDEX IF NOT EXISTS left_open ON left_messages (handled_by, created);
 """
 SCHEMA += LEFT_MESSAGES_TABLE
 
+# The last handover of each help conversation (closed, transferred): survives a restart.
+HANDOVERS_TABLE = """
+CREATE TABLE IF NOT EXISTS handovers (
+    conversation TEXT PRIMARY KEY, operator_id TEXT, closed_by TEXT,
+    transfer_from TEXT NOT NULL, transfer_note TEXT NOT NULL, time TEXT NOT NULL
+);
+"""
+SCHEMA += HANDOVERS_TABLE
+
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
     # 1 -> 2: messages lose their (conversation, seq) primary key.
@@ -128,6 +137,8 @@ ALTER TABLE messages_2 RENAME TO messages;
     2: SIGN_INS_TABLE,
     # 3 -> 4: each operator's own capacity (NULL: the configured one); messages left.
     3: "ALTER TABLE operator_settings ADD COLUMN capacity INTEGER;" + LEFT_MESSAGES_TABLE,
+    # 4 -> 5: the last handover of each conversation.
+    4: HANDOVERS_TABLE,
 }
 
 
