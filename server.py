@@ -32,6 +32,7 @@ from state.interview.library import BrokenInterviews, InterviewLibrary
 from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
+from state.livehelp.user_view import TELL_PLACES_SECONDS
 from state.phone.codes import AccessCodes
 from state.store.base import Store, StoreUnavailable
 
@@ -43,9 +44,6 @@ INTERVIEW_CHECK_SECONDS = 1.0
 # Allocations between two collections of the youngest generation (default 700).
 GC_YOUNG_THRESHOLD = 20_000
 log = logging.getLogger("livehelp")
-
-
-PLACES_SECONDS = 0.25
 
 
 @dataclass
@@ -76,9 +74,7 @@ class Services:
             "check sign-ins and rights": (check.run, rights.RIGHTS_CHECK_SECONDS),
             "remove expired sign-ins": (check.remove_expired, rights.EXPIRED_SIGN_INS_SECONDS),
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
-            # A free place is given at once; the places of those still in line are told
-            # this often, a hundred at a time, not once per place freed.
-            "tell places in line": (self.livehelp.user_view.tell_places, PLACES_SECONDS),
+            "tell places in line": (self.livehelp.user_view.tell_places, TELL_PLACES_SECONDS),
             "expire access codes": (self.codes.expire_codes, self.config.code_check_seconds),
             **({"reload edited interviews": (self.interviews.reload_changed,
                                              INTERVIEW_CHECK_SECONDS)}

@@ -102,8 +102,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
     async def on_chat(self, message: messages.OperatorChat) -> None:
         stored = await self.livehelp.chat.operator_chat(self.operator_id, message.session,
                                                         message.client_id, message.text)
-        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
-                   "conversation": stored.conversation})
+        self.send_ack(message.client_id, stored)
 
     async def on_take(self, message: messages.Take) -> None:
         self.livehelp.operators.take(self.operator_id, message.session)
@@ -112,8 +111,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
     async def on_reply_left(self, message: messages.ReplyLeft) -> None:
         stored = await self.livehelp.left.reply(self.operator_id, message.id,
                                                 message.client_id, message.text)
-        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
-                   "conversation": stored.conversation})
+        self.send_ack(message.client_id, stored)
 
     async def on_handle_left(self, message: messages.HandleLeft) -> None:
         record = await self.livehelp.left.handle(self.operator_id, message.id)

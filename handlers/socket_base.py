@@ -29,7 +29,7 @@ from handlers.socket_registry import (
 )
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.hub import Published, encode
-from state.store.base import StoreUnavailable
+from state.store.base import ChatMessage, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +240,11 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
 
     def send_refusal(self, code: str, message: str, ref: Any = None) -> None:
         self.send({"type": "error", "code": code, "message": message, "ref": ref})
+
+    def send_ack(self, client_id: str, stored: ChatMessage) -> None:
+        """The page's message `client_id` is stored as `stored` (docs/protocol.md)."""
+        self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
+                   "conversation": stored.conversation})
 
     # dispatch ----------------------------------------------------------------
     async def on_message(self, raw: str | bytes) -> None:

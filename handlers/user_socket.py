@@ -92,16 +92,14 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
     async def on_chat(self, message: messages.UserChat) -> None:
         stored = await self.livehelp.chat.user_chat(self.client.key, message.client_id,
                                                     message.text)
-        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
-                   "conversation": stored.conversation})
+        self.send_ack(message.client_id, stored)
 
     @retry_after
     async def on_leave_message(self, message: messages.LeaveMessage) -> None:
         contact = checked_contact(message.contact)
         stored = await self.livehelp.left.leave(self.client.key, message.client_id,
                                                 message.text, contact)
-        self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq,
-                   "conversation": stored.conversation})
+        self.send_ack(message.client_id, stored)
 
     async def on_typing(self, message: messages.UserTyping) -> None:
         if not limits_of(self).frames.typing(self.client.key, message.typing):
@@ -119,11 +117,15 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
 
 # Enough to catch a typing slip; whether the address receives mail is the operator's to find.
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+LONGEST_CONTACT = 254  # the longest email address
 
 
 def checked_contact(contact: str) -> str:
     """"" (none), an email address, or an E.164 phone number; refuses anything else."""
     contact = contact.strip()
+    if len(contact) > LONGEST_CONTACT:
+        raise LiveHelpError("bad_contact", "How to reach you: this is too long for an "
+                            "email address or a phone number.")
     if not contact or EMAIL.fullmatch(contact):
         return contact
     try:

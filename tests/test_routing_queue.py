@@ -248,3 +248,15 @@ async def test_a_transfer_and_a_close_survive_a_restart(store):
     assert again[0].operator_id == taker
     assert restarted.entry(again[0])["transfer"] == {"from": sender, "note": "Rent arrears"}
     assert restarted.user_state(again[1])["closed_by"] is not None
+
+
+async def test_restoring_reads_the_store_only_for_a_conversation_with_messages(store):
+    model, _ = routed(store)
+    fresh = model.client_connected(live_record(), "Demo", "b:fresh", None)
+    await model.chat.load_thread(fresh.key, operators_answer=True)  # known: no message
+    talked = model.client_connected(live_record(), "Demo", "b:talked", None)
+    await store.close()  # the database goes away
+    await model.handover.restore(fresh)  # nothing to read: no store needed
+    assert fresh.restored
+    await model.handover.restore(talked)  # unknown: the read fails, the page still opens
+    assert not talked.restored  # and is tried again when it next connects

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from state.livehelp.attention import Attention
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
 from state.store.base import Handover as StoredHandover
-from state.store.base import Store
+from state.store.base import Store, StoreUnavailable
 
 # A note travels with the conversation to the next operator; a few lines, not a file.
 MAX_NOTE_CHARS = 1000
@@ -22,6 +23,7 @@ MAX_NOTE_CHARS = 1000
 class HandoverModel(Protocol):
     routing: Routing
     store: Store
+    attention: Attention
 
     def client(self, key: str) -> Client: ...
 
@@ -63,16 +65,39 @@ class Handover:
         return [{"id": op.user.id, "name": op.name, "conversations": len(op.conversations),
                  "capacity": routing.capacity_of(op)}
                 for op in sorted(self.model.available_operators(roles), key=lambda o: o.name)
-                if op.user.id not in (user_id, client.operator_id) and routing.has_place(op)]
+                if op.user.id != user_id and self._refusal_to_take(op, client) is None]
+
+    def _refusal_to_take(self, target: Operator | None, client: Client) -> LiveHelpError | None:
+        """Why `target` cannot take `client`'s conversation now, or None when they can."""
+        roles = self.model.session_of(client).settings.partner_roles
+        routing = self.model.routing
+        if target is None or not target.available:
+            return LiveHelpError("not_available", "That operator is not available now.")
+        if target.user.id == client.operator_id:
+            return LiveHelpError("bad_field", f"{target.name} already has this conversation.")
+        if not target.serves(roles):
+            return LiveHelpError("not_serving", f"{target.name} does not serve the roles "
+                                 f"this conversation asks for ({', '.join(roles)}).")
+        if not routing.has_place(target):
+            return LiveHelpError("no_place", f"{target.name} has no free place "
+                                 f"({routing.capacity_of(target)} conversations).")
+        return None
 
     async def restore(self, client: Client) -> None:
         """The client's page connected for the first time since this process started:
         what was last done with its conversation, as the store kept it."""
         if client.restored:
             return
-        client.restored = True
         conversation = self.model.session_of(client).conversation_of(client)
-        kept = await self.model.store.get_handover(conversation)
+        attention = self.model.attention
+        if attention.known(conversation) and attention.thread(conversation).last_seq == 0:
+            client.restored = True  # no message yet: nothing was ever handed over
+            return
+        try:
+            kept = await self.model.store.get_handover(conversation)
+        except StoreUnavailable:
+            return  # read again when the page next connects
+        client.restored = True
         if kept is None or client.chat_active:
             return
         client.closed_by = kept.closed_by
@@ -106,17 +131,9 @@ class Handover:
         target = None
         if to is not None:
             target = self.model.find_operator(to)
-            roles = self.model.session_of(client).settings.partner_roles
-            if target is None or not target.available:
-                raise LiveHelpError("not_available", "That operator is not available now.")
-            if target.user.id == client.operator_id:
-                raise LiveHelpError("bad_field", f"{target.name} already has this conversation.")
-            if not target.serves(roles):
-                raise LiveHelpError("not_serving", f"{target.name} does not serve the roles "
-                                    f"this conversation asks for ({', '.join(roles)}).")
-            if not routing.has_place(target):
-                raise LiveHelpError("no_place", f"{target.name} has no free place "
-                                    f"({routing.capacity_of(target)} conversations).")
+            refusal = self._refusal_to_take(target, client)
+            if refusal is not None:
+                raise refusal
         await self._keep(client, operator_id=to, transfer_from=sender.name, transfer_note=note)
         if target is None:
             routing.requeue(client)

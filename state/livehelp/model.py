@@ -119,9 +119,6 @@ class LiveHelp:
         roles = tuple(roles)
         return [op for op in self._operators.values() if op.available and op.serves(roles)]
 
-    def active_clients(self) -> Iterator[Client]:
-        return (client for client in self._clients.values() if client.chat_active)
-
     def conversation_listed(self, conversation: str) -> bool:
         """Whether `conversation` is one of a session the Monitor lists."""
         client = self._clients.get(conversation)

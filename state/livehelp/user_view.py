@@ -14,6 +14,10 @@ from state.livehelp.left import LeftMessages
 from state.livehelp.records import Client, LiveSession, Operator
 from state.livehelp.routing import Routing
 
+# A free place is given at once; the places of those still in line are told this
+# often, a hundred at a time, not once per place freed (the server's periodic job).
+TELL_PLACES_SECONDS = 0.25
+
 
 class ViewSettings(Protocol):
     max_chat_chars: int

@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 # 3: sign-ins (server-side sign-in sessions).
 SCHEMA_VERSION = 5
@@ -29,6 +29,19 @@ def to_millis(moment: datetime) -> datetime:
         moment = moment.replace(tzinfo=UTC)
     moment = moment.astimezone(UTC)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """Whole milliseconds since the epoch, exactly (no float rounding): how the MongoDB
+    store keeps times that nx-27017 must compare or $set as they are."""
+    return (to_millis(moment) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def from_epoch_ms(millis: int) -> datetime:
+    return _EPOCH + timedelta(milliseconds=millis)
 
 
 def new_id() -> str:

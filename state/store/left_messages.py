@@ -8,13 +8,12 @@ import dataclasses
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from state.store.base import Handover, LeftMessage, utcnow
+from state.store.base import Handover, LeftMessage, epoch_ms, from_epoch_ms, utcnow
 from state.store.sqlite_rows import from_text, left_from_row, to_text
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COLUMNS = [field.name for field in dataclasses.fields(LeftMessage)]
 
 
@@ -51,11 +50,11 @@ class SQLiteLeftMessages:
 
 
 def _millis(moment: datetime | None) -> int | None:
-    return None if moment is None else (moment - _EPOCH) // timedelta(milliseconds=1)
+    return None if moment is None else epoch_ms(moment)
 
 
 def _moment(millis: int | None) -> datetime | None:
-    return None if millis is None else _EPOCH + timedelta(milliseconds=millis)
+    return None if millis is None else from_epoch_ms(millis)
 
 
 def _from_document(document: dict[str, Any]) -> LeftMessage:

@@ -16,7 +16,7 @@ import contextlib
 import dataclasses
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
@@ -33,6 +33,8 @@ from state.store.base import (
     Store,
     StoreUnavailable,
     User,
+    epoch_ms,
+    from_epoch_ms,
     to_millis,
     utcnow,
 )
@@ -59,18 +61,6 @@ def _unavailable_on_connection_failure() -> Iterator[None]:
 def _utc(moment: datetime) -> datetime:
     # The driver hands back its own FixedOffset zone; callers expect datetime.UTC.
     return moment.astimezone(UTC)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _epoch_ms(moment: datetime) -> int:
-    """Whole milliseconds since the epoch, exactly (no float rounding)."""
-    return (to_millis(moment) - _EPOCH) // timedelta(milliseconds=1)
-
-
-def _from_epoch_ms(millis: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=millis)
 
 
 def _user(document: dict[str, Any]) -> User:
@@ -217,19 +207,19 @@ class MongoStore(MongoLeftMessages, MongoHandovers, Store):
         with _unavailable_on_connection_failure():
             await self._db.sign_ins.insert_one({
                 "_id": sign_in.id_hash, "user_id": sign_in.user_id,
-                "created": _epoch_ms(sign_in.created), "last_seen": _epoch_ms(sign_in.last_seen)})
+                "created": epoch_ms(sign_in.created), "last_seen": epoch_ms(sign_in.last_seen)})
 
     async def get_sign_ins(self, id_hashes: list[str]) -> list[SignIn]:
         with _unavailable_on_connection_failure():
             documents = await self._db.sign_ins.find(
                 {"_id": {"$in": sorted(set(id_hashes))}}).to_list(None)
-        return [SignIn(id_hash=d["_id"], user_id=d["user_id"], created=_from_epoch_ms(d["created"]),
-                       last_seen=_from_epoch_ms(d["last_seen"])) for d in documents]
+        return [SignIn(id_hash=d["_id"], user_id=d["user_id"], created=from_epoch_ms(d["created"]),
+                       last_seen=from_epoch_ms(d["last_seen"])) for d in documents]
 
     async def touch_sign_ins(self, id_hashes: list[str], moment: datetime) -> None:
         with _unavailable_on_connection_failure():
             await self._db.sign_ins.update_many({"_id": {"$in": sorted(set(id_hashes))}},
-                                                {"$set": {"last_seen": _epoch_ms(moment)}})
+                                                {"$set": {"last_seen": epoch_ms(moment)}})
 
     async def delete_sign_ins(self, id_hashes: list[str]) -> None:
         with _unavailable_on_connection_failure():
@@ -242,8 +232,8 @@ class MongoStore(MongoLeftMessages, MongoHandovers, Store):
     async def delete_stale_sign_ins(self, seen_before: datetime, created_before: datetime) -> int:
         with _unavailable_on_connection_failure():
             result = await self._db.sign_ins.delete_many({"$or": [
-                {"last_seen": {"$lt": _epoch_ms(seen_before)}},
-                {"created": {"$lt": _epoch_ms(created_before)}}]})
+                {"last_seen": {"$lt": epoch_ms(seen_before)}},
+                {"created": {"$lt": epoch_ms(created_before)}}]})
         return result.deleted_count
 
     # -- operator settings ------------------------------------------------------

@@ -207,7 +207,7 @@ class UserChat {
 
   onError(refusal) {
     if (QUIET_REFS.has(refusal.ref) || this.leave.refused(refusal)) return;
-    const message = { ...refusal, message: plainWords(refusal, this.composer.maxChars) };
+    const message = { ...refusal, message: plainWords(refusal) };
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
     if (message.ref === "activate") {

@@ -1,6 +1,5 @@
 // The interviewee's message box: its length limit (the server's `max_chars`), a counter
-// that appears near the limit, and refusals turned into plain sentences (a person never
-// reads "'text' must be ...": field names mean nothing to them).
+// that appears near the limit, and refusals in the server's plain sentences.
 
 import { DEFAULT_MAX_CHARS } from "./livehelp-state.js";
 
@@ -12,20 +11,12 @@ function number(n) {
   return n.toLocaleString("en-US");
 }
 
-/** The server's own words when they are plain; a plain sentence when they name a field. */
-export function plainWords(error, maxChars = DEFAULT_MAX_CHARS) {
+/** The server's words: the rules refuse what a person typed in plain sentences. Only a
+ * malformed frame (this page's fault, never the person's) names a field: say so plainly. */
+export function plainWords(error) {
   const words = error.message || "";
-  if (!/'\w+'/.test(words)) return words || "Something went wrong. Please try again.";
-  if (/'text'/.test(words)) {
-    const most = /at most (\d+)/.exec(words);
-    if (most) return `This message is too long: at most ${number(Number(most[1]))} characters.`;
-    if (/empty|required/.test(words)) return "A message cannot be empty.";
-    return `This message could not be sent. Messages are plain text of at most ${number(maxChars)} characters.`;
-  }
-  if (error.code === "bad_field" && error.ref && error.ref !== error.code) {
-    return "This message could not be sent. Please try again.";
-  }
-  return "Something went wrong. Please try again.";
+  if (/'\w+'/.test(words)) return "This message could not be sent. Please try again.";
+  return words || "Something went wrong. Please try again.";
 }
 
 export class Composer {

@@ -19,16 +19,13 @@ const SENDING = "Sending your message…";
 const EMPTY = "Write your message first.";
 
 /** A refusal in words, and the field it concerns ("text", "contact" or "" for the form). */
-function refusalWords(error, maxChars) {
+function refusalWords(error) {
   if (error.code === "not_now") return { field: "", words: NOT_NOW };
   // The server's words for a bad contact are plain already ("How to reach you: …").
   if (error.code === "bad_contact") return { field: "contact", words: error.message };
-  if (/'contact'/.test(error.message || "")) {
-    return { field: "contact", words: "How to reach you: this is too long for an email address or a phone number." };
-  }
-  const words = plainWords(error, maxChars);
-  return { field: /'text'/.test(error.message || "") || error.code === "conversation_full" ? "text" : "",
-    words };
+  // The rules' refusals of the text: empty, too long, the conversation full.
+  const words = plainWords(error);
+  return { field: ["bad_field", "conversation_full"].includes(error.code) ? "text" : "", words };
 }
 
 export class LeaveForm {
@@ -170,7 +167,7 @@ export class LeaveForm {
   failed(error) {
     this.button.removeAttribute("aria-disabled");
     this.say("");
-    const { field, words } = refusalWords(error, this.maxChars);
+    const { field, words } = refusalWords(error);
     const activate = $("lh-activate");
     if (field) this.fieldError(field, words, true);
     else if (words !== NOT_NOW || $("lh-leave-lead").textContent !== NOT_NOW) this.say(words, true);
