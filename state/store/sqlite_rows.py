@@ -14,7 +14,6 @@ from state.store.base import (
     SCHEMA_VERSION,
     AuditEntry,
     ChatMessage,
-    LeftMessage,
     SessionRecord,
     SignIn,
     User,
@@ -178,13 +177,6 @@ def message_from_row(row: sqlite3.Row) -> ChatMessage:
 def sign_in_from_row(row: sqlite3.Row) -> SignIn:
     return SignIn(id_hash=row["id_hash"], user_id=row["user_id"],
                   created=from_text(row["created"]), last_seen=from_text(row["last_seen"]))
-
-
-def left_from_row(row: sqlite3.Row) -> LeftMessage:
-    values = dict(row)
-    values["created"] = from_text(values["created"])
-    values["handled_at"] = from_text(values["handled_at"]) if values["handled_at"] else None
-    return LeftMessage(**values)
 
 
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:
