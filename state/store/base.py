@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # 3: sign-ins (server-side sign-in sessions).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -141,6 +141,45 @@ class LeftMessage:
     created: datetime = field(default_factory=utcnow)
     handled_by: str | None = None  # the operator's email
     handled_at: datetime | None = None
+
+
+@dataclass
+class CannedReply:
+    """A saved answer: shared (owner_id None, kept by admins) or one operator's own.
+    `{first_name}` and `{interview}` in its text are filled in where it is inserted."""
+
+    title: str
+    text: str
+    owner_id: str | None = None
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Note:
+    """What an operator wrote about a session for the other operators; never shown to
+    the interviewee."""
+
+    session_id: str
+    author_id: str
+    author_name: str
+    text: str
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Rating:
+    """How the interviewee rated one conversation's chat (1 to 5), once per conversation."""
+
+    conversation: str
+    session_id: str
+    interview: str
+    score: int
+    comment: str = ""
+    operator_id: str | None = None  # who held the conversation when it ended
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
 
 
 @dataclass
@@ -277,6 +316,34 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def mark_left_message_handled(self, message_id: str, by: str) -> LeftMessage | None:
         """Mark it handled by `by` (an email) now; None when there is no such message."""
+
+    # canned replies, notes, ratings
+    @abc.abstractmethod
+    async def list_canned_replies(self, owner_id: str | None) -> list[CannedReply]:
+        """The shared replies and `owner_id`'s own (only shared when None), by title."""
+
+    @abc.abstractmethod
+    async def save_canned_reply(self, reply: CannedReply) -> None:
+        """Add it, or replace the one with its id."""
+
+    @abc.abstractmethod
+    async def delete_canned_reply(self, reply_id: str, owner_id: str | None) -> bool:
+        """Delete `owner_id`'s reply (a shared one when None); False when there is none."""
+
+    @abc.abstractmethod
+    async def add_note(self, note: Note) -> None: ...
+
+    @abc.abstractmethod
+    async def list_notes(self, session_id: str) -> list[Note]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def add_rating(self, rating: Rating) -> bool:
+        """Store it; False (and nothing stored) when its conversation was rated already."""
+
+    @abc.abstractmethod
+    async def list_ratings(self, since: datetime, until: datetime) -> list[Rating]:
+        """Those made in [since, until), oldest first."""
 
     # audit
     @abc.abstractmethod

@@ -11,11 +11,11 @@ from typing import Any
 
 from state.store.base import LeftMessage, utcnow
 from state.store.plain_records import (
+    epoch_millis,
     from_document,
     from_row,
     insert_sql,
     to_document,
-    to_millis,
     to_row,
 )
 from state.store.sqlite_rows import to_text
@@ -73,6 +73,6 @@ class MongoLeftMessages:
         with self._guard():
             await self._db.left_messages.update_one(
                 {"_id": message_id, "handled_by": None},
-                {"$set": {"handled_by": by, "handled_at": to_millis(utcnow())}})
+                {"$set": {"handled_by": by, "handled_at": epoch_millis(utcnow())}})
             document = await self._db.left_messages.find_one({"_id": message_id})
         return from_document(LeftMessage, document) if document else None

@@ -36,6 +36,7 @@ from state.store.base import (
     to_millis,
     utcnow,
 )
+from state.store.desk import MongoDesk
 from state.store.group_commit import GroupCommit
 from state.store.left_messages import MongoLeftMessages
 
@@ -107,7 +108,7 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(MongoLeftMessages, Store):
+class MongoStore(MongoLeftMessages, MongoDesk, Store):
     """Store in one MongoDB database."""
 
     _guard = staticmethod(_unavailable_on_connection_failure)
@@ -144,6 +145,9 @@ class MongoStore(MongoLeftMessages, Store):
                 await database.audit.create_index("time")
                 # A sign-in's _id is the hash of its id; this serves "end them all".
                 await database.sign_ins.create_index("user_id")
+                await database.notes.create_index([("session_id", ASCENDING),
+                                                   ("created", ASCENDING)])
+                await database.ratings.create_index("created")
                 await database.left_messages.create_index(
                     [("handled_by", ASCENDING), ("created", ASCENDING)])
         except BaseException:

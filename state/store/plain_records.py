@@ -24,11 +24,11 @@ def _times(kind: type) -> set[str]:
     return {field.name for field in dataclasses.fields(kind) if "datetime" in str(field.type)}
 
 
-def to_millis(moment: datetime | None) -> int | None:
+def epoch_millis(moment: datetime | None) -> int | None:
     return None if moment is None else (moment - _EPOCH) // timedelta(milliseconds=1)
 
 
-def from_millis(millis: int | None) -> datetime | None:
+def from_epoch_millis(millis: int | None) -> datetime | None:
     return None if millis is None else _EPOCH + timedelta(milliseconds=millis)
 
 
@@ -54,12 +54,12 @@ def insert_sql(table: str, kind: type) -> str:
 def to_document(record: Any) -> dict[str, Any]:
     document = {name: getattr(record, name) for name in columns(type(record)) if name != "id"}
     for name in _times(type(record)):
-        document[name] = to_millis(document[name])
+        document[name] = epoch_millis(document[name])
     return {"_id": record.id, **document}
 
 
 def from_document(kind: type[R], document: dict[str, Any]) -> R:
     values = {name: document.get(name) for name in columns(kind) if name != "id"}
     for name in _times(kind):
-        values[name] = from_millis(values[name])
+        values[name] = from_epoch_millis(values[name])
     return kind(id=document["_id"], **values)

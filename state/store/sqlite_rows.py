@@ -114,6 +114,27 @@ CREATE INDEX IF NOT EXISTS left_open ON left_messages (handled_by, created);
 """
 SCHEMA += LEFT_MESSAGES_TABLE
 
+# Operators' tools: saved answers, notes about a session, the users' ratings.
+DESK_TABLES = """
+CREATE TABLE IF NOT EXISTS canned_replies (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, owner_id TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS canned_by_owner ON canned_replies (owner_id);
+CREATE TABLE IF NOT EXISTS notes (
+    id TEXT PRIMARY KEY, session_id TEXT NOT NULL, author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL, text TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, created);
+CREATE TABLE IF NOT EXISTS ratings (
+    id TEXT PRIMARY KEY, conversation TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
+    interview TEXT NOT NULL, score INTEGER NOT NULL, comment TEXT NOT NULL,
+    operator_id TEXT, created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ratings_by_time ON ratings (created);
+"""
+SCHEMA += DESK_TABLES
+
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
     # 1 -> 2: messages lose their (conversation, seq) primary key.
@@ -127,6 +148,8 @@ ALTER TABLE messages_2 RENAME TO messages;
     2: SIGN_INS_TABLE,
     # 3 -> 4: each operator's own capacity (NULL: the configured one); messages left.
     3: "ALTER TABLE operator_settings ADD COLUMN capacity INTEGER;" + LEFT_MESSAGES_TABLE,
+    # 4 -> 5: canned replies, notes, ratings.
+    4: DESK_TABLES,
 }
 
 
