@@ -12,8 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-# 3: sign-ins (server-side sign-in sessions).
-SCHEMA_VERSION = 5
+# 3: sign-ins (server-side sign-in sessions). 6: searchable chat history.
+SCHEMA_VERSION = 6
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -193,6 +193,71 @@ class SignIn:
     last_seen: datetime = field(default_factory=utcnow)
 
 
+# -- chat history (searchable) ----------------------------------------------------
+
+# The most conversations or hits one history query gives back (a page of results).
+HISTORY_PAGE_MAX = 200
+
+
+@dataclass
+class ConversationSummary:
+    """What the store keeps about one conversation as its messages are stored."""
+
+    conversation: str
+    session_id: str
+    interview: str | None  # its session's when the conversation began (None: none stored)
+    first_time: datetime
+    last_time: datetime
+    messages: int
+    # The interviewee as the first user message naming someone showed them (None: anonymous).
+    person_name: str | None = None
+    person_email: str | None = None
+    operators: list[str] = field(default_factory=list)  # emails, lower case, first seen first
+
+
+@dataclass
+class HistoryQuery:
+    """Filters of the history page. `person` is a case-insensitive substring of the
+    interviewee's name or email, `interview` an exact name, `operator` an email;
+    `since` (inclusive) and `until` (exclusive) bound a conversation's last_time in a
+    listing and a message's time in a search. `text`: the words a search looks for."""
+
+    text: str = ""
+    person: str = ""
+    interview: str = ""
+    operator: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50  # at most HISTORY_PAGE_MAX
+    before: str | None = None  # a listing's HistoryPage.next_before: the page after that one
+
+
+@dataclass
+class HistoryPage:
+    conversations: list[ConversationSummary]
+    next_before: str | None  # the cursor of the next (older) page; None on the last page
+
+
+@dataclass
+class SearchHit:
+    """One message that has every word searched for. `text` is the message with each
+    matching word between MARK_START and MARK_END (and those two characters removed
+    from what was typed), so a page escapes the text first and marks it after."""
+
+    conversation: str
+    session_id: str
+    seq: int
+    time: datetime
+    sender_role: str
+    sender_name: str  # first and last name as sent, "" when the sender gave none
+    text: str
+
+
+# Around each matching word in SearchHit.text: control characters, which no escaping
+# changes, so a page escapes the text and then puts its own highlight in their place.
+MARK_START, MARK_END = "\x02", "\x03"
+
+
 class Store(abc.ABC):
     """Persistence for accounts, operator settings, sessions, chat and the audit log."""
 
@@ -352,3 +417,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_audit(self, limit: int = 200) -> list[AuditEntry]:
         """Newest first."""
+
+    # chat history
+    @abc.abstractmethod
+    async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
+        """Conversations matching the query's filters (its `text` is not used), newest
+        (by last_time) first, `limit` of them, from after `before` when given.
+        Raise ValueError when `before` is not a cursor this store gave."""
+
+    @abc.abstractmethod
+    async def search_messages(self, query: HistoryQuery) -> list[SearchHit]:
+        """Messages that contain every word of `query.text` (each word taken as it is:
+        no search syntax), in conversations matching the other filters, newest first,
+        at most `limit`; none when the text has no word."""

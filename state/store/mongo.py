@@ -38,6 +38,7 @@ from state.store.base import (
 )
 from state.store.desk import MongoDesk
 from state.store.group_commit import GroupCommit
+from state.store.history import MongoHistory, create_text_index
 from state.store.left_messages import MongoLeftMessages
 
 # Long enough to ride out a replica-set election, short enough that a request
@@ -108,7 +109,7 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(MongoLeftMessages, MongoDesk, Store):
+class MongoStore(MongoLeftMessages, MongoDesk, MongoHistory, Store):
     """Store in one MongoDB database."""
 
     _guard = staticmethod(_unavailable_on_connection_failure)
@@ -150,6 +151,8 @@ class MongoStore(MongoLeftMessages, MongoDesk, Store):
                 await database.ratings.create_index("created")
                 await database.left_messages.create_index(
                     [("handled_by", ASCENDING), ("created", ASCENDING)])
+                await database.conversations.create_index("last_time")  # history, newest first
+                await create_text_index(database.messages)
         except BaseException:
             await client.close()
             raise
@@ -340,6 +343,9 @@ class MongoStore(MongoLeftMessages, MongoDesk, Store):
                     # what was stored.
                     raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
                 raise
+            # After the messages: a summary never counts a message that was not stored.
+            await self._record_conversations([stored[key] for key in dict.fromkeys(keys)
+                                              if key in new])
         results, answered = [], set()
         for key in keys:
             results.append((stored[key], key in new and key not in answered))
