@@ -235,4 +235,4 @@ async def test_a_version_2_file_gains_sign_ins(tmp_path: Path) -> None:
     finally:
         await store.close()
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 7

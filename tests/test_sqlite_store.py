@@ -67,7 +67,7 @@ async def test_sqlite_store_migrates_a_version_1_file(tmp_path: Path) -> None:
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         table = connection.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
-        assert "PRIMARY KEY" not in table
+        assert "PRIMARY KEY (conversation, seq)" not in table
 
 
 async def test_sqlite_chat_has_one_writer_process(tmp_path: Path) -> None:

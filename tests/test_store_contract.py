@@ -21,10 +21,13 @@ from pymongo import AsyncMongoClient
 
 from state.store.base import (
     AuditEntry,
+    CannedReply,
     DuplicateEmail,
     Handover,
     LeftMessage,
+    Note,
     OperatorSettings,
+    Rating,
     SessionRecord,
     SignIn,
     Store,
@@ -453,3 +456,42 @@ async def test_the_last_handover_of_a_conversation_is_kept(store: Store) -> None
     closed = Handover("c-1", None, "Bob", time=MOMENT + timedelta(minutes=1))
     await store.save_handover(closed)
     assert await store.get_handover("c-1") == closed
+
+# -- canned replies, notes, ratings --------------------------------------------------
+
+
+async def test_canned_replies_shared_and_own(store: Store) -> None:
+    shared = CannedReply("Opening hours", "We answer 9 to 5, {first_name}.", created=MOMENT)
+    mine = CannedReply("apology", "Sorry for the wait.", owner_id="op-1", created=MOMENT)
+    theirs = CannedReply("Bob's", "Hi", owner_id="op-2", created=MOMENT)
+    for reply in (shared, mine, theirs):
+        await store.save_canned_reply(reply)
+    assert await store.list_canned_replies("op-1") == [mine, shared]  # by title, any case
+    assert await store.list_canned_replies(None) == [shared]
+    mine.text = "Sorry for the wait, {first_name}."
+    await store.save_canned_reply(mine)
+    assert (await store.list_canned_replies("op-1"))[0].text.endswith("{first_name}.")
+    assert not await store.delete_canned_reply(theirs.id, "op-1")  # not op-1's
+    assert not await store.delete_canned_reply(shared.id, "op-1")  # shared: admins only
+    assert await store.delete_canned_reply(shared.id, None)
+    assert await store.list_canned_replies("op-1") == [mine]
+
+
+async def test_notes_of_a_session_oldest_first(store: Store) -> None:
+    first = Note("s-1", "op-1", "Olga", "Called back", created=MOMENT)
+    second = Note("s-1", "op-2", "Bob", "Needs a tax adviser",
+                  created=MOMENT + timedelta(minutes=5))
+    for note in (second, first, Note("s-2", "op-1", "Olga", "other", created=MOMENT)):
+        await store.add_note(note)
+    assert await store.list_notes("s-1") == [first, second]
+    assert await store.list_notes("none") == []
+
+
+async def test_one_rating_per_conversation(store: Store) -> None:
+    rating = Rating("c-1", "s-1", "demo", 5, "Very helpful", "op-1", created=MOMENT)
+    assert await store.add_rating(rating)
+    assert not await store.add_rating(Rating("c-1", "s-1", "demo", 1, created=MOMENT))
+    later = Rating("c-2", "s-2", "demo", 3, created=MOMENT + timedelta(days=2))
+    assert await store.add_rating(later)
+    assert await store.list_ratings(MOMENT, MOMENT + timedelta(days=1)) == [rating]
+    assert await store.list_ratings(MOMENT, MOMENT + timedelta(days=3)) == [rating, later]

@@ -12,8 +12,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-# 3: sign-ins (server-side sign-in sessions).
-SCHEMA_VERSION = 5
+# 3: sign-ins (server-side sign-in sessions). 5: handovers. 6: canned replies, notes,
+# ratings. 7: searchable chat history.
+SCHEMA_VERSION = 7
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -171,6 +172,45 @@ class Handover:
 
 
 @dataclass
+class CannedReply:
+    """A saved answer: shared (owner_id None, kept by admins) or one operator's own.
+    `{first_name}` and `{interview}` in its text are filled in where it is inserted."""
+
+    title: str
+    text: str
+    owner_id: str | None = None
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Note:
+    """What an operator wrote about a session for the other operators; never shown to
+    the interviewee."""
+
+    session_id: str
+    author_id: str
+    author_name: str
+    text: str
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+
+
+@dataclass
+class Rating:
+    """How the interviewee rated one conversation's chat (1 to 5), once per conversation."""
+
+    conversation: str
+    session_id: str
+    interview: str
+    score: int
+    comment: str = ""
+    operator_id: str | None = None  # who held the conversation when it ended
+    id: str = field(default_factory=new_id)
+    created: datetime = field(default_factory=utcnow)
+
+
+@dataclass
 class SignIn:
     """One sign-in of an account in one browser (its cookie names it). The store keeps
     only a hash of the id the cookie carries, so a copy of the database signs nobody in."""
@@ -179,6 +219,71 @@ class SignIn:
     user_id: str
     created: datetime = field(default_factory=utcnow)
     last_seen: datetime = field(default_factory=utcnow)
+
+
+# -- chat history (searchable) ----------------------------------------------------
+
+# The most conversations or hits one history query gives back (a page of results).
+HISTORY_PAGE_MAX = 200
+
+
+@dataclass
+class ConversationSummary:
+    """What the store keeps about one conversation as its messages are stored."""
+
+    conversation: str
+    session_id: str
+    interview: str | None  # its session's when the conversation began (None: none stored)
+    first_time: datetime
+    last_time: datetime
+    messages: int
+    # The interviewee as the first user message naming someone showed them (None: anonymous).
+    person_name: str | None = None
+    person_email: str | None = None
+    operators: list[str] = field(default_factory=list)  # emails, lower case, first seen first
+
+
+@dataclass
+class HistoryQuery:
+    """Filters of the history page. `person` is a case-insensitive substring of the
+    interviewee's name or email, `interview` an exact name, `operator` an email;
+    `since` (inclusive) and `until` (exclusive) bound a conversation's last_time in a
+    listing and a message's time in a search. `text`: the words a search looks for."""
+
+    text: str = ""
+    person: str = ""
+    interview: str = ""
+    operator: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50  # at most HISTORY_PAGE_MAX
+    before: str | None = None  # a listing's HistoryPage.next_before: the page after that one
+
+
+@dataclass
+class HistoryPage:
+    conversations: list[ConversationSummary]
+    next_before: str | None  # the cursor of the next (older) page; None on the last page
+
+
+@dataclass
+class SearchHit:
+    """One message that has every word searched for. `text` is the message with each
+    matching word between MARK_START and MARK_END (and those two characters removed
+    from what was typed), so a page escapes the text first and marks it after."""
+
+    conversation: str
+    session_id: str
+    seq: int
+    time: datetime
+    sender_role: str
+    sender_name: str  # first and last name as sent, "" when the sender gave none
+    text: str
+
+
+# Around each matching word in SearchHit.text: control characters, which no escaping
+# changes, so a page escapes the text and then puts its own highlight in their place.
+MARK_START, MARK_END = "\x02", "\x03"
 
 
 class Store(abc.ABC):
@@ -313,6 +418,34 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def get_handover(self, conversation: str) -> Handover | None: ...
 
+    # canned replies, notes, ratings
+    @abc.abstractmethod
+    async def list_canned_replies(self, owner_id: str | None) -> list[CannedReply]:
+        """The shared replies and `owner_id`'s own (only shared when None), by title."""
+
+    @abc.abstractmethod
+    async def save_canned_reply(self, reply: CannedReply) -> None:
+        """Add it, or replace the one with its id."""
+
+    @abc.abstractmethod
+    async def delete_canned_reply(self, reply_id: str, owner_id: str | None) -> bool:
+        """Delete `owner_id`'s reply (a shared one when None); False when there is none."""
+
+    @abc.abstractmethod
+    async def add_note(self, note: Note) -> None: ...
+
+    @abc.abstractmethod
+    async def list_notes(self, session_id: str) -> list[Note]:
+        """Oldest first."""
+
+    @abc.abstractmethod
+    async def add_rating(self, rating: Rating) -> bool:
+        """Store it; False (and nothing stored) when its conversation was rated already."""
+
+    @abc.abstractmethod
+    async def list_ratings(self, since: datetime, until: datetime) -> list[Rating]:
+        """Those made in [since, until), oldest first."""
+
     # audit
     @abc.abstractmethod
     async def add_audit(self, entry: AuditEntry) -> None: ...
@@ -320,3 +453,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_audit(self, limit: int = 200) -> list[AuditEntry]:
         """Newest first."""
+
+    # chat history
+    @abc.abstractmethod
+    async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
+        """Conversations matching the query's filters (its `text` is not used), newest
+        (by last_time) first, `limit` of them, from after `before` when given.
+        Raise ValueError when `before` is not a cursor this store gave."""
+
+    @abc.abstractmethod
+    async def search_messages(self, query: HistoryQuery) -> list[SearchHit]:
+        """Messages that contain every word of `query.text` (each word taken as it is:
+        no search syntax), in conversations matching the other filters, newest first,
+        at most `limit`; none when the text has no word."""

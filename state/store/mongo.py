@@ -38,7 +38,9 @@ from state.store.base import (
     to_millis,
     utcnow,
 )
+from state.store.desk import MongoDesk
 from state.store.group_commit import GroupCommit
+from state.store.history import MongoHistory, create_text_index
 from state.store.left_messages import MongoHandovers, MongoLeftMessages
 
 # Long enough to ride out a replica-set election, short enough that a request
@@ -97,7 +99,7 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(MongoLeftMessages, MongoHandovers, Store):
+class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Store):
     """Store in one MongoDB database."""
 
     _guard = staticmethod(_unavailable_on_connection_failure)
@@ -134,8 +136,13 @@ class MongoStore(MongoLeftMessages, MongoHandovers, Store):
                 await database.audit.create_index("time")
                 # A sign-in's _id is the hash of its id; this serves "end them all".
                 await database.sign_ins.create_index("user_id")
+                await database.notes.create_index([("session_id", ASCENDING),
+                                                   ("created", ASCENDING)])
+                await database.ratings.create_index("created")
                 await database.left_messages.create_index(
                     [("handled_by", ASCENDING), ("created", ASCENDING)])
+                await database.conversations.create_index("last_time")  # history, newest first
+                await create_text_index(database.messages)
         except BaseException:
             await client.close()
             raise
@@ -326,6 +333,9 @@ class MongoStore(MongoLeftMessages, MongoHandovers, Store):
                     # what was stored.
                     raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
                 raise
+            # After the messages: a summary never counts a message that was not stored.
+            await self._record_conversations([stored[key] for key in dict.fromkeys(keys)
+                                              if key in new])
         results, answered = [], set()
         for key in keys:
             results.append((stored[key], key in new and key not in answered))

@@ -36,7 +36,9 @@ from state.store.base import (
     to_millis,
     utcnow,
 )
+from state.store.desk import SQLiteDesk
 from state.store.group_commit import GroupCommit
+from state.store.history import SQLiteHistory
 from state.store.left_messages import SQLiteHandovers, SQLiteLeftMessages
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
@@ -65,7 +67,7 @@ BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
 
-class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, Store):
+class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory, Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
 
     def __init__(self, path: Path) -> None:

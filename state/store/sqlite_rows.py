@@ -14,7 +14,6 @@ from state.store.base import (
     SCHEMA_VERSION,
     AuditEntry,
     ChatMessage,
-    LeftMessage,
     SessionRecord,
     SignIn,
     User,
@@ -35,9 +34,12 @@ MESSAGE_COLUMNS = (
 # index costs each insert a scattered page write (about 10 us a message, measured),
 # and one process writes chat (see writer_lock.py), numbering each
 # conversation from the highest seq it holds. messages_once makes resends harmless
-# and serves every lookup by conversation.
+# and serves every lookup by conversation. `id` is the rowid, named (no index of its
+# own) because the full-text index refers to messages by it and VACUUM may renumber
+# an unnamed rowid; ids grow as messages are stored, so id order is time order.
 MESSAGES_TABLE = """
 CREATE TABLE {name} (
+    id INTEGER PRIMARY KEY,
     conversation TEXT NOT NULL,
     seq INTEGER NOT NULL,
     session_id TEXT NOT NULL,
@@ -124,6 +126,101 @@ CREATE TABLE IF NOT EXISTS handovers (
 """
 SCHEMA += HANDOVERS_TABLE
 
+# Operators' tools: saved answers, notes about a session, the users' ratings.
+DESK_TABLES = """
+CREATE TABLE IF NOT EXISTS canned_replies (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL, owner_id TEXT,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS canned_by_owner ON canned_replies (owner_id);
+CREATE TABLE IF NOT EXISTS notes (
+    id TEXT PRIMARY KEY, session_id TEXT NOT NULL, author_id TEXT NOT NULL,
+    author_name TEXT NOT NULL, text TEXT NOT NULL, created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS notes_by_session ON notes (session_id, created);
+CREATE TABLE IF NOT EXISTS ratings (
+    id TEXT PRIMARY KEY, conversation TEXT NOT NULL UNIQUE, session_id TEXT NOT NULL,
+    interview TEXT NOT NULL, score INTEGER NOT NULL, comment TEXT NOT NULL,
+    operator_id TEXT, created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ratings_by_time ON ratings (created);
+"""
+SCHEMA += DESK_TABLES
+
+# Searchable history. A summary per conversation, kept by a trigger as each message
+# is stored (so chat writes stay one INSERT a message): the interview comes from the
+# session when the conversation begins (the sockets load the session before any chat);
+# the interviewee from the first user message that names someone (signed in);
+# `operators` holds the lower-case emails of those who wrote, space-delimited, first
+# seen first. Listed newest first by conversations_by_last_time; conversations_people
+# finds the named ones by any part of the name or email (trigrams: a substring of three
+# characters or more, any case), written once, when a conversation gets its person;
+# conversation_operators finds an operator's, a row written when one first writes.
+CONVERSATIONS_TABLE = """
+CREATE TABLE conversations (
+    conversation TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL,
+    interview TEXT,
+    first_time TEXT NOT NULL,
+    last_time TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    person_name TEXT,
+    person_email TEXT,
+    operators TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX conversations_by_last_time ON conversations (last_time);
+CREATE TABLE conversation_operators (
+    operator TEXT NOT NULL, conversation TEXT NOT NULL, PRIMARY KEY (operator, conversation)
+) WITHOUT ROWID;
+CREATE VIRTUAL TABLE conversations_people USING fts5(
+    conversation UNINDEXED, person_name, person_email, tokenize = 'trigram');
+CREATE TRIGGER conversations_named_at_start AFTER INSERT ON conversations
+    WHEN NEW.person_email IS NOT NULL BEGIN
+    INSERT INTO conversations_people (conversation, person_name, person_email)
+        VALUES (NEW.conversation, NEW.person_name, NEW.person_email);
+END;
+CREATE TRIGGER conversations_named AFTER UPDATE OF person_email ON conversations
+    WHEN OLD.person_email IS NULL AND NEW.person_email IS NOT NULL BEGIN
+    INSERT INTO conversations_people (conversation, person_name, person_email)
+        VALUES (NEW.conversation, NEW.person_name, NEW.person_email);
+END;
+CREATE TRIGGER messages_summary AFTER INSERT ON {messages} BEGIN
+    INSERT INTO conversations (conversation, session_id, interview, first_time, last_time,
+                               messages, person_name, person_email, operators)
+    VALUES (NEW.conversation, NEW.session_id,
+            (SELECT interview FROM sessions WHERE id = NEW.session_id), NEW.time, NEW.time, 1,
+            CASE WHEN NEW.sender_role = 'user' AND NEW.sender_email IS NOT NULL THEN NULLIF(TRIM(
+                COALESCE(NEW.sender_first_name, '') || ' ' || COALESCE(NEW.sender_last_name, '')),
+                '') END,
+            CASE WHEN NEW.sender_role = 'user' THEN NEW.sender_email END,
+            CASE WHEN NEW.sender_role = 'operator' THEN COALESCE(LOWER(NEW.sender_email), '')
+                 ELSE '' END)
+    ON CONFLICT (conversation) DO UPDATE SET
+        first_time = MIN(first_time, excluded.first_time),
+        last_time = MAX(last_time, excluded.last_time),
+        messages = messages + 1,
+        person_name = CASE WHEN person_email IS NULL THEN excluded.person_name
+                           ELSE person_name END,
+        person_email = COALESCE(person_email, excluded.person_email),
+        operators = CASE WHEN excluded.operators = ''
+                              OR INSTR(' ' || operators || ' ', ' ' || excluded.operators || ' ')
+                         THEN operators ELSE LTRIM(operators || ' ' || excluded.operators) END;
+    INSERT OR IGNORE INTO conversation_operators (operator, conversation)
+        SELECT LOWER(NEW.sender_email), NEW.conversation
+        WHERE NEW.sender_role = 'operator' AND NEW.sender_email IS NOT NULL;
+END;
+"""
+# Full-text index of message text (external content: the text is kept once, in
+# messages), filled by a trigger as each message is stored. Messages are never
+# updated or deleted, so no other trigger is needed.
+MESSAGES_FTS = """
+CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id');
+CREATE TRIGGER messages_indexed AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts (rowid, text) VALUES (NEW.id, NEW.text);
+END;
+"""
+SCHEMA += CONVERSATIONS_TABLE.format(messages="messages") + MESSAGES_FTS
+
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
     # 1 -> 2: messages lose their (conversation, seq) primary key.
@@ -139,6 +236,22 @@ ALTER TABLE messages_2 RENAME TO messages;
     3: "ALTER TABLE operator_settings ADD COLUMN capacity INTEGER;" + LEFT_MESSAGES_TABLE,
     # 4 -> 5: the last handover of each conversation.
     4: HANDOVERS_TABLE,
+    # 5 -> 6: canned replies, notes, ratings.
+    5: DESK_TABLES,
+    # 6 -> 7: messages gain `id`, copied in time order through the summary trigger
+    # (which writes every conversation's summary as chat would have); the full-text
+    # index is built in one pass ('rebuild'). The drops are for a file whose version
+    # was set back by hand.
+    6: "DROP TABLE IF EXISTS messages_fts; DROP TABLE IF EXISTS conversations;"
+       " DROP TABLE IF EXISTS conversations_people; DROP TABLE IF EXISTS conversation_operators;"
+       " DROP TRIGGER IF EXISTS messages_summary;"
+       + MESSAGES_TABLE.format(name="messages_7")
+       + CONVERSATIONS_TABLE.format(messages="messages_7") + f"""
+INSERT INTO messages_7 ({MESSAGE_COLUMNS})
+    SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY time, conversation, seq;
+DROP TABLE messages;
+ALTER TABLE messages_7 RENAME TO messages;
+""" + MESSAGES_INDEX + MESSAGES_FTS + "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
 }
 
 
@@ -189,13 +302,6 @@ def message_from_row(row: sqlite3.Row) -> ChatMessage:
 def sign_in_from_row(row: sqlite3.Row) -> SignIn:
     return SignIn(id_hash=row["id_hash"], user_id=row["user_id"],
                   created=from_text(row["created"]), last_seen=from_text(row["last_seen"]))
-
-
-def left_from_row(row: sqlite3.Row) -> LeftMessage:
-    values = dict(row)
-    values["created"] = from_text(values["created"])
-    values["handled_at"] = from_text(values["handled_at"]) if values["handled_at"] else None
-    return LeftMessage(**values)
 
 
 def audit_from_row(row: sqlite3.Row) -> AuditEntry:

@@ -1,0 +1,385 @@
+"""Searchable chat history, for both stores: each conversation's summary, the
+history listing and full-text search over message text.
+
+SQLite keeps the summaries in `conversations` and the index in `messages_fts`, both
+written by triggers as messages are stored (sqlite_rows.py). MongoDB keeps them in a
+`conversations` collection, upserted with every batch of messages, and a text index
+on `messages`. What counts as a word and how hits are marked is decided once, in
+history_words.py, so both stores answer alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pymongo import TEXT, UpdateOne
+from pymongo.errors import OperationFailure
+
+from state.store.base import (
+    ChatMessage,
+    ConversationSummary,
+    HistoryPage,
+    HistoryQuery,
+    SearchHit,
+    to_millis,
+)
+from state.store.history_words import (
+    cursor_of,
+    folded,
+    folded_parts,
+    marked,
+    page_size,
+    parse_cursor,
+    quoted,
+    search_words,
+    sender_name,
+)
+from state.store.plain_records import epoch_millis, from_epoch_millis
+from state.store.sqlite_rows import from_text, to_text
+
+# -- SQLite ----------------------------------------------------------------------------
+
+# Searching conversations that hold at most this many messages reads them all (through
+# messages_once), keeps those a quick check in Python finds the words in, and has the
+# index confirm those, newest first; more, and the index is walked newest first, each
+# message it finds checked against the conversations. Either costs a few ms a thousand
+# messages at most; bench/history_search.py measures both.
+CHECKED_MESSAGES = 5000
+# Message ids follow message times (see MESSAGES_TABLE), so a time range is an id range
+# the index seeks to. The margin covers messages stored a little out of time order (a
+# batch waiting to be written, a clock set back); the times themselves are then compared.
+ID_TIME_MARGIN = timedelta(hours=1)
+# conversations_people finds substrings of at least this many characters.
+TRIGRAM = 3
+_HIT_COLUMNS = ("m.conversation, m.session_id, m.seq, m.time, m.sender_role,"
+                " m.sender_first_name, m.sender_last_name, m.text")
+
+
+def _casefold(value: str | None) -> str | None:
+    return None if value is None else value.casefold()
+
+
+def _with_casefold(connection: sqlite3.Connection) -> sqlite3.Connection:
+    # SQLite's own LOWER and LIKE fold ASCII letters only; names are not all ASCII.
+    connection.create_function("history_casefold", 1, _casefold, deterministic=True)
+    return connection
+
+
+def _conversation_filters(query: HistoryQuery) -> tuple[list[str], list[Any]]:
+    """SQL conditions on `c` (conversations) for the query's person, interview and
+    operator, and their values."""
+    where: list[str] = []
+    values: list[Any] = []
+    person = query.person.strip()
+    if len(person) >= TRIGRAM:
+        where.append("c.conversation IN (SELECT conversation FROM conversations_people"
+                     " WHERE conversations_people MATCH ?)")
+        values.append(quoted([person.replace('"', '""')]))
+    elif person:  # too short for the trigram index: every summary is read
+        where.append("(INSTR(history_casefold(c.person_name), ?) > 0"
+                     " OR INSTR(history_casefold(c.person_email), ?) > 0)")
+        values += [person.casefold()] * 2
+    if interview := query.interview.strip():
+        where.append("c.interview = ?")
+        values.append(interview)
+    if operator := query.operator.strip().lower():
+        where.append("c.conversation IN (SELECT conversation FROM conversation_operators"
+                     " WHERE operator = ?)")
+        values.append(operator)
+    return where, values
+
+
+def _where(conditions: list[str]) -> str:
+    return f"WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _summary(row: sqlite3.Row) -> ConversationSummary:
+    return ConversationSummary(
+        conversation=row["conversation"], session_id=row["session_id"],
+        interview=row["interview"], first_time=from_text(row["first_time"]),
+        last_time=from_text(row["last_time"]), messages=row["messages"],
+        person_name=row["person_name"], person_email=row["person_email"],
+        operators=row["operators"].split())
+
+
+def _hit(row: sqlite3.Row, words: list[str]) -> SearchHit:
+    return SearchHit(conversation=row["conversation"], session_id=row["session_id"],
+                     seq=row["seq"], time=from_text(row["time"]),
+                     sender_role=row["sender_role"],
+                     sender_name=sender_name(row["sender_first_name"], row["sender_last_name"]),
+                     text=marked(row["text"], words))
+
+
+class SQLiteHistory:
+    _run: Callable[..., Any]
+
+    async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
+        where, values = _conversation_filters(query)
+        if query.since is not None:
+            where.append("c.last_time >= ?")
+            values.append(to_text(query.since))
+        if query.until is not None:
+            where.append("c.last_time < ?")
+            values.append(to_text(query.until))
+        if query.before is not None:
+            moment, conversation = parse_cursor(query.before)
+            where.append("(c.last_time, c.conversation) < (?, ?)")
+            values += [to_text(moment), conversation]
+        size = page_size(query)
+        sql = (f"SELECT c.* FROM conversations c {_where(where)}"
+               " ORDER BY c.last_time DESC, c.conversation DESC LIMIT ?")
+        rows = await self._run(lambda c: _with_casefold(c).execute(
+            sql, [*values, size + 1]).fetchall())
+        summaries = [_summary(row) for row in rows[:size]]
+        return HistoryPage(summaries, cursor_of(summaries[-1]) if len(rows) > size else None)
+
+    async def search_messages(self, query: HistoryQuery) -> list[SearchHit]:
+        words = search_words(query.text)
+        if not words:
+            return []
+        rows = await self._run(lambda c: _search(_with_casefold(c), query, words))
+        return [_hit(row, words) for row in rows]
+
+
+def _first_id_at(connection: sqlite3.Connection, moment: datetime) -> int:
+    """The first message id whose time is `moment` or later (a binary search over ids,
+    each step one lookup by id)."""
+    # Two queries: SQLite reads MIN or MAX alone from the end of the key, both at once
+    # by a scan.
+    low = connection.execute("SELECT MIN(id) FROM messages").fetchone()[0]
+    if low is None:
+        return 0
+    high = connection.execute("SELECT MAX(id) FROM messages").fetchone()[0] + 1
+    text = to_text(moment)
+    while low < high:
+        middle = (low + high) // 2
+        row = connection.execute("SELECT time FROM messages WHERE id >= ? ORDER BY id LIMIT 1",
+                                 (middle,)).fetchone()
+        if row is None or row[0] >= text:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def _time_range(connection: sqlite3.Connection, query: HistoryQuery,
+                id_column: str) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    values: list[Any] = []
+    if query.since is not None:
+        conditions += [f"{id_column} >= ?", "m.time >= ?"]
+        values += [_first_id_at(connection, query.since - ID_TIME_MARGIN), to_text(query.since)]
+    if query.until is not None:
+        conditions += [f"{id_column} < ?", "m.time < ?"]
+        values += [_first_id_at(connection, query.until + ID_TIME_MARGIN), to_text(query.until)]
+    return conditions, values
+
+
+def _search(connection: sqlite3.Connection, query: HistoryQuery,
+            words: list[str]) -> list[sqlite3.Row]:
+    """Newest first is id order, which the full-text index gives without sorting.
+    CROSS JOIN makes SQLite join in the order written."""
+    size, match = page_size(query), quoted(words)
+    where, values = _conversation_filters(query)
+    if where:
+        found = connection.execute(f"SELECT c.conversation, c.messages FROM conversations c"
+                                   f" {_where(where)}", values).fetchall()
+        names = json.dumps([row[0] for row in found])
+        if sum(row[1] for row in found) <= CHECKED_MESSAGES:
+            return _search_each(connection, query, words, names, size)
+    conditions, values = _time_range(connection, query, "f.rowid")
+    if where:
+        conditions.append("m.conversation IN (SELECT value FROM json_each(?))")
+        values.append(names)
+    return connection.execute(
+        f"SELECT {_HIT_COLUMNS} FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid"
+        f" {_where(['f.messages_fts MATCH ?', *conditions])} ORDER BY f.rowid DESC LIMIT ?",
+        [match, *values, size]).fetchall()
+
+
+def _holds(folded_text: str, parts: list[str]) -> bool:
+    return all(part in folded_text for part in parts)
+
+
+def _search_each(connection: sqlite3.Connection, query: HistoryQuery, words: list[str],
+                 names: str, size: int) -> list[sqlite3.Row]:
+    """The messages of these conversations (a JSON list) that have the words: those
+    whose folded text holds every folded word (all that the index can match, and
+    more), confirmed by the index `size` at a time, newest first."""
+    conditions, values = _time_range(connection, query, "m.id")
+    parts = folded_parts(words)
+    candidates = [
+        message_id for message_id, text in connection.execute(
+            "SELECT m.id, m.text FROM json_each(?) j CROSS JOIN messages m"
+            f" ON m.conversation = j.value {_where(conditions)} ORDER BY m.id DESC",
+            [names, *values])
+        if _holds(folded(text), parts)]
+    rows: list[sqlite3.Row] = []
+    for start in range(0, len(candidates), size):
+        rows += connection.execute(
+            f"SELECT {_HIT_COLUMNS} FROM json_each(?) j CROSS JOIN messages_fts f"
+            " ON f.rowid = j.value CROSS JOIN messages m ON m.id = f.rowid"
+            " WHERE f.messages_fts MATCH ? ORDER BY m.id DESC",
+            [json.dumps(candidates[start:start + size]), quoted(words)]).fetchall()
+        if len(rows) >= size:
+            break
+    return rows[:size]
+
+
+# -- MongoDB ---------------------------------------------------------------------------
+
+def _mongo_conversation_filters(query: HistoryQuery) -> list[dict[str, Any]]:
+    conditions: list[dict[str, Any]] = []
+    if person := query.person.strip():
+        pattern = {"$regex": re.escape(person), "$options": "i"}
+        conditions.append({"$or": [{"person_name": pattern}, {"person_email": pattern}]})
+    if interview := query.interview.strip():
+        conditions.append({"interview": interview})
+    if operator := query.operator.strip().lower():
+        conditions.append({"operators": operator})
+    return conditions
+
+
+def _all_of(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"$and": conditions} if len(conditions) > 1 else (conditions[0] if conditions else {})
+
+
+def _mongo_summary(document: dict[str, Any]) -> ConversationSummary:
+    return ConversationSummary(
+        conversation=document["_id"], session_id=document["session_id"],
+        interview=document.get("interview"),
+        first_time=from_epoch_millis(document["first_time"]),
+        last_time=from_epoch_millis(document["last_time"]), messages=document["messages"],
+        person_name=document.get("person_name"), person_email=document.get("person_email"),
+        operators=list(document.get("operators") or []))
+
+
+def summary_updates(messages: list[ChatMessage],
+                    interviews: dict[str, str]) -> list[UpdateOne]:
+    """What `messages` (new ones, in the order stored) change in their conversations'
+    summaries, as in SQLite's messages_summary trigger; `interviews` gives the interview
+    of each session whose conversation begins here. Times are epoch milliseconds."""
+    by_conversation: dict[str, list[ChatMessage]] = {}
+    for message in messages:
+        by_conversation.setdefault(message.conversation, []).append(message)
+    updates = []
+    for conversation, group in by_conversation.items():
+        times = [epoch_millis(to_millis(message.time)) for message in group]
+        operators = list(dict.fromkeys(
+            message.sender_email.lower() for message in group
+            if message.sender_role == "operator" and message.sender_email))
+        first = {"session_id": group[0].session_id,
+                 "interview": interviews.get(group[0].session_id),
+                 "person_name": None, "person_email": None}
+        change: dict[str, Any] = {"$setOnInsert": first, "$inc": {"messages": len(group)},
+                                  "$min": {"first_time": min(times)},
+                                  "$max": {"last_time": max(times)}}
+        # An array is made by $setOnInsert or $addToSet, never both in one update.
+        if operators:
+            change["$addToSet"] = {"operators": {"$each": operators}}
+        else:
+            first["operators"] = []
+        updates.append(UpdateOne({"_id": conversation}, change, upsert=True))
+        named = next((message for message in group
+                      if message.sender_role == "user" and message.sender_email), None)
+        if named is not None:
+            name = sender_name(named.sender_first_name, named.sender_last_name) or None
+            updates.append(UpdateOne({"_id": conversation, "person_email": None}, {"$set": {
+                "person_name": name, "person_email": named.sender_email}}))
+    return updates
+
+
+async def create_text_index(messages: Any) -> None:
+    """The text index that $text searches: words compared without stemming or stop
+    words (language "none"), as SQLite's FTS5 compares them. Made on every start, like
+    every index; nx-27017 then indexes the stored messages again and fails with
+    "constraint failed" on those it has, the index being there already."""
+    try:
+        await messages.create_index([("text", TEXT)], default_language="none")
+    except OperationFailure as exc:
+        if "constraint failed" not in str(exc):
+            raise
+
+
+class MongoHistory:
+    _db: Any
+    _guard: Callable[[], AbstractContextManager[None]]
+
+    async def _record_conversations(self, messages: list[ChatMessage]) -> None:
+        """Upsert the summaries of the conversations of a batch of new messages: one
+        round trip, and one more to read the interviews of conversations that begin."""
+        beginning = sorted({message.session_id for message in messages if message.seq == 1})
+        interviews = {}
+        if beginning:
+            async for document in self._db.sessions.find({"_id": {"$in": beginning}},
+                                                         {"interview": 1}):
+                interviews[document["_id"]] = document["interview"]
+        if updates := summary_updates(messages, interviews):
+            await self._db.conversations.bulk_write(updates, ordered=True)
+
+    async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
+        conditions = _mongo_conversation_filters(query)
+        if query.since is not None:
+            conditions.append({"last_time": {"$gte": epoch_millis(to_millis(query.since))}})
+        if query.until is not None:
+            conditions.append({"last_time": {"$lt": epoch_millis(to_millis(query.until))}})
+        if query.before is not None:
+            moment, conversation = parse_cursor(query.before)
+            millis = epoch_millis(moment)
+            conditions.append({"$or": [{"last_time": {"$lt": millis}},
+                                       {"last_time": millis, "_id": {"$lt": conversation}}]})
+        size = page_size(query)
+        with self._guard():
+            documents = await self._db.conversations.find(_all_of(conditions)).sort(
+                [("last_time", -1), ("_id", -1)]).limit(size + 1).to_list(None)
+        summaries = [_mongo_summary(document) for document in documents[:size]]
+        return HistoryPage(summaries,
+                           cursor_of(summaries[-1]) if len(documents) > size else None)
+
+    async def _newest(self, search: dict[str, Any], query: HistoryQuery) -> list[dict]:
+        """The first `limit` messages matching `search`, newest first, in the query's
+        time range. nx-27017 answers a $text query that also compares dates with
+        nothing, so the range is applied here, to the sorted messages."""
+        size = page_size(query)
+        cursor = self._db.messages.find(search).sort(
+            [("time", -1), ("conversation", -1), ("seq", -1)])
+        if query.since is None and query.until is None:
+            return await cursor.limit(size).to_list(None)
+        since = None if query.since is None else to_millis(query.since)
+        until = None if query.until is None else to_millis(query.until)
+        documents = []
+        async for document in cursor:
+            if since is not None and document["time"] < since:
+                break  # older than the range, and so is everything after it
+            if until is None or document["time"] < until:
+                documents.append(document)
+                if len(documents) == size:
+                    break
+        await cursor.close()
+        return documents
+
+    async def search_messages(self, query: HistoryQuery) -> list[SearchHit]:
+        words = search_words(query.text)
+        if not words:
+            return []
+        search: dict[str, Any] = {"$text": {"$search": quoted(words)}}
+        with self._guard():
+            if conditions := _mongo_conversation_filters(query):
+                names = [document["_id"] async for document in self._db.conversations.find(
+                    _all_of(conditions), {"_id": 1})]
+                if not names:
+                    return []
+                search["conversation"] = {"$in": names}
+            documents = await self._newest(search, query)
+        return [SearchHit(conversation=d["conversation"], session_id=d["session_id"],
+                          seq=d["seq"], time=d["time"].astimezone(UTC),
+                          sender_role=d["sender_role"],
+                          sender_name=sender_name(d.get("sender_first_name"),
+                                                  d.get("sender_last_name")),
+                          text=marked(d["text"], words)) for d in documents]
