@@ -5,6 +5,7 @@ both ways the SQLite store searches filtered conversations."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 from datetime import timedelta
@@ -84,6 +85,8 @@ async def test_a_summary_counts_messages_and_names_the_people(store: Store) -> N
     assert (summary.first_time, summary.last_time) == (MOMENT, MOMENT + timedelta(minutes=5))
     assert (summary.person_name, summary.person_email) == ("Ada Lovelace", "ada@example.org")
     assert summary.operators == ["olga@example.org", "bob@example.org"]
+    assert (summary.first_user_time, summary.first_reply_time, summary.first_reply_operator) == (
+        MOMENT, MOMENT + timedelta(minutes=1), "olga@example.org")
     assert page.next_before is None
     assert await listed(store, person="lovelace") == ["c-1"]  # named after it began
     assert await listed(store, person="eve") == []
@@ -93,6 +96,8 @@ async def test_an_anonymous_conversation_has_no_person_nor_operators(store: Stor
     await say(store, "c-1", "just me", 0)
     [summary] = (await store.list_conversations(HistoryQuery())).conversations
     assert (summary.person_name, summary.person_email, summary.operators) == (None, None, [])
+    assert (summary.first_user_time, summary.first_reply_time, summary.first_reply_operator) == (
+        MOMENT, None, None)
     assert summary.interview is None  # no session stored
 
 
@@ -251,8 +256,53 @@ async def test_search_filters(store: Store) -> None:
 
 # -- SQLite only -------------------------------------------------------------------------
 
+def folded_through(path: Path) -> int:
+    """The last message id the history has folded in, read from the file."""
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        return connection.execute("SELECT last_id FROM history_mark").fetchone()[0]
+
+
+async def test_chat_reaches_the_history_a_moment_after_it_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "CATCH_UP_SECONDS", 0.01)
+    path = tmp_path / "livehelp.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        await say(store, "c-1", "deposit", 0)
+        assert folded_through(path) == 0  # the write itself folds nothing in
+        for _ in range(1000):  # the sentinel: the catch-up has run, no query asked for it
+            if folded_through(path) == 1:
+                break
+            await asyncio.sleep(0.01)
+        assert folded_through(path) == 1
+    finally:
+        await store.close()
+
+
+async def test_a_query_and_a_reopened_store_fold_in_what_was_not_yet(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(history, "CATCH_UP_SECONDS", 3600)
+    path = tmp_path / "livehelp.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    await say(store, "c-1", "deposit one", 0)
+    assert await found(store, "deposit") == [("c-1", 1)]  # a query catches up first
+    await say(store, "c-1", "deposit two", 1)
+    await store.close()  # as a crash would: the second message not folded in
+    assert folded_through(path) == 1
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert folded_through(path) == 2
+        assert await found(store, "deposit") == [("c-1", 2), ("c-1", 1)]
+    finally:
+        await store.close()
+
+
 V6_MESSAGES = """
 DROP TABLE messages_fts; DROP TABLE conversations; DROP TABLE conversations_people;
+DROP TABLE conversation_operators; DROP TABLE history_mark;
 CREATE TABLE messages_6 (
     conversation TEXT NOT NULL, seq INTEGER NOT NULL, session_id TEXT NOT NULL,
     sender_key TEXT NOT NULL, sender_role TEXT NOT NULL, text TEXT NOT NULL,

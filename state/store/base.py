@@ -241,6 +241,9 @@ class ConversationSummary:
     person_name: str | None = None
     person_email: str | None = None
     operators: list[str] = field(default_factory=list)  # emails, lower case, first seen first
+    first_user_time: datetime | None = None  # the first message of each side
+    first_reply_time: datetime | None = None
+    first_reply_operator: str | None = None  # the email (lower case) of that first reply
 
 
 @dataclass

@@ -2,7 +2,8 @@
 history listing and full-text search over message text.
 
 SQLite keeps the summaries in `conversations` and the index in `messages_fts`, both
-written by triggers as messages are stored (sqlite_rows.py). MongoDB keeps them in a
+brought up to date by `catch_up` on the store's thread: a moment after chat is
+written, and before every history query, so a query always sees every message. MongoDB keeps them in a
 `conversations` collection, upserted with every batch of messages, and a text index
 on `messages`. What counts as a word and how hits are marked is decided once, in
 history_words.py, so both stores answer alike.
@@ -10,13 +11,15 @@ history_words.py, so both stores answer alike.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import TEXT, UpdateOne
 from pymongo.errors import OperationFailure
@@ -27,6 +30,7 @@ from state.store.base import (
     HistoryPage,
     HistoryQuery,
     SearchHit,
+    StoreUnavailable,
     to_millis,
 )
 from state.store.history_words import (
@@ -43,7 +47,15 @@ from state.store.history_words import (
 from state.store.plain_records import epoch_millis, from_epoch_millis
 from state.store.sqlite_rows import from_text, to_text
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
 # -- SQLite ----------------------------------------------------------------------------
+
+# How long after a chat write the summaries and the index catch up: long enough that
+# one catch-up folds in many batches (FTS5 writes a segment per transaction), short
+# enough that a search made meanwhile has little to fold in first.
+CATCH_UP_SECONDS = 1.0
 
 # Searching conversations that hold at most this many messages reads them all (through
 # messages_once), keeps those a quick check in Python finds the words in, and has the
@@ -59,6 +71,74 @@ ID_TIME_MARGIN = timedelta(hours=1)
 TRIGRAM = 3
 _HIT_COLUMNS = ("m.conversation, m.session_id, m.seq, m.time, m.sender_role,"
                 " m.sender_first_name, m.sender_last_name, m.text")
+
+
+# One message folded into its conversation's summary, as written in sqlite_rows.py.
+# SET reads the summary as it was before this message.
+_FOLD_MESSAGES = """
+INSERT INTO conversations (conversation, session_id, interview, first_time, last_time, messages,
+                           person_name, person_email, operators, first_user_time,
+                           first_reply_time, first_reply_operator)
+SELECT m.conversation, m.session_id,
+       (SELECT interview FROM sessions WHERE id = m.session_id), m.time, m.time, 1,
+       CASE WHEN m.sender_role = 'user' AND m.sender_email IS NOT NULL THEN NULLIF(TRIM(
+           COALESCE(m.sender_first_name, '') || ' ' || COALESCE(m.sender_last_name, '')), '')
+       END,
+       CASE WHEN m.sender_role = 'user' THEN m.sender_email END,
+       CASE WHEN m.sender_role = 'operator' THEN COALESCE(LOWER(m.sender_email), '') ELSE '' END,
+       CASE WHEN m.sender_role = 'user' THEN m.time END,
+       CASE WHEN m.sender_role = 'operator' THEN m.time END,
+       CASE WHEN m.sender_role = 'operator' THEN LOWER(m.sender_email) END
+FROM messages m WHERE m.id > ? AND m.id <= ? ORDER BY m.id
+ON CONFLICT (conversation) DO UPDATE SET
+    first_time = MIN(first_time, excluded.first_time),
+    last_time = MAX(last_time, excluded.last_time),
+    messages = messages + 1,
+    person_name = CASE WHEN person_email IS NULL THEN excluded.person_name ELSE person_name END,
+    person_email = COALESCE(person_email, excluded.person_email),
+    operators = CASE WHEN excluded.operators = ''
+                          OR INSTR(' ' || operators || ' ', ' ' || excluded.operators || ' ')
+                     THEN operators ELSE LTRIM(operators || ' ' || excluded.operators) END,
+    first_user_time = COALESCE(first_user_time, excluded.first_user_time),
+    first_reply_operator = CASE WHEN first_reply_time IS NULL
+                                THEN excluded.first_reply_operator
+                                ELSE first_reply_operator END,
+    first_reply_time = COALESCE(first_reply_time, excluded.first_reply_time)
+"""
+
+
+def catch_up(connection: sqlite3.Connection) -> int:
+    """Fold the messages stored since the last catch-up into the summaries, the
+    operators' lists and the full-text index, in one transaction; how many there were.
+    Runs on the store's thread (it may wait for the write lock; the loop must not)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        low = connection.execute("SELECT last_id FROM history_mark").fetchone()[0]
+        high = connection.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 0
+        if high > low:
+            connection.execute("INSERT INTO messages_fts (rowid, text)"
+                               " SELECT id, text FROM messages WHERE id > ? AND id <= ?",
+                               (low, high))
+            connection.execute(_FOLD_MESSAGES, (low, high))
+            connection.execute(
+                "INSERT OR IGNORE INTO conversation_operators (operator, conversation)"
+                " SELECT LOWER(sender_email), conversation FROM messages WHERE id > ?"
+                " AND id <= ? AND sender_role = 'operator' AND sender_email IS NOT NULL",
+                (low, high))
+            connection.execute("UPDATE history_mark SET last_id = ?", (high,))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return max(high - low, 0)
+
+
+def after_catch_up(work: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], T]:
+    """`work`, run once the history has caught up: what every history query runs."""
+    def run(connection: sqlite3.Connection) -> T:
+        catch_up(connection)
+        return work(connection)
+    return run
 
 
 def _casefold(value: str | None) -> str | None:
@@ -105,7 +185,14 @@ def _summary(row: sqlite3.Row) -> ConversationSummary:
         interview=row["interview"], first_time=from_text(row["first_time"]),
         last_time=from_text(row["last_time"]), messages=row["messages"],
         person_name=row["person_name"], person_email=row["person_email"],
-        operators=row["operators"].split())
+        operators=row["operators"].split(),
+        first_user_time=_moment(row["first_user_time"]),
+        first_reply_time=_moment(row["first_reply_time"]),
+        first_reply_operator=row["first_reply_operator"])
+
+
+def _moment(text: str | None) -> datetime | None:
+    return from_text(text) if text else None
 
 
 def _hit(row: sqlite3.Row, words: list[str]) -> SearchHit:
@@ -118,6 +205,25 @@ def _hit(row: sqlite3.Row, words: list[str]) -> SearchHit:
 
 class SQLiteHistory:
     _run: Callable[..., Any]
+    _catching_up: asyncio.TimerHandle | None = None
+
+    def history_written(self) -> None:
+        """Chat was written: catch up in a moment (one catch-up for many writes)."""
+        if self._catching_up is None:
+            self._catching_up = asyncio.get_running_loop().call_later(
+                CATCH_UP_SECONDS, lambda: asyncio.ensure_future(self._catch_up_now()))
+
+    async def _catch_up_now(self) -> None:
+        self._catching_up = None
+        try:
+            await self._run(catch_up)
+        except StoreUnavailable as exc:  # the next query, or the next write, tries again
+            log.warning("history catch-up failed: %s", exc)
+
+    def history_closing(self) -> None:
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+            self._catching_up = None
 
     async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
         where, values = _conversation_filters(query)
@@ -134,8 +240,8 @@ class SQLiteHistory:
         size = page_size(query)
         sql = (f"SELECT c.* FROM conversations c {_where(where)}"
                " ORDER BY c.last_time DESC, c.conversation DESC LIMIT ?")
-        rows = await self._run(lambda c: _with_casefold(c).execute(
-            sql, [*values, size + 1]).fetchall())
+        rows = await self._run(after_catch_up(lambda c: _with_casefold(c).execute(
+            sql, [*values, size + 1]).fetchall()))
         summaries = [_summary(row) for row in rows[:size]]
         return HistoryPage(summaries, cursor_of(summaries[-1]) if len(rows) > size else None)
 
@@ -143,7 +249,7 @@ class SQLiteHistory:
         words = search_words(query.text)
         if not words:
             return []
-        rows = await self._run(lambda c: _search(_with_casefold(c), query, words))
+        rows = await self._run(after_catch_up(lambda c: _search(_with_casefold(c), query, words)))
         return [_hit(row, words) for row in rows]
 
 
@@ -257,13 +363,16 @@ def _mongo_summary(document: dict[str, Any]) -> ConversationSummary:
         first_time=from_epoch_millis(document["first_time"]),
         last_time=from_epoch_millis(document["last_time"]), messages=document["messages"],
         person_name=document.get("person_name"), person_email=document.get("person_email"),
-        operators=list(document.get("operators") or []))
+        operators=list(document.get("operators") or []),
+        first_user_time=from_epoch_millis(document.get("first_user_time")),
+        first_reply_time=from_epoch_millis(document.get("first_reply_time")),
+        first_reply_operator=document.get("first_reply_operator"))
 
 
 def summary_updates(messages: list[ChatMessage],
                     interviews: dict[str, str]) -> list[UpdateOne]:
     """What `messages` (new ones, in the order stored) change in their conversations'
-    summaries, as in SQLite's messages_summary trigger; `interviews` gives the interview
+    summaries, as SQLite's catch_up folds them in; `interviews` gives the interview
     of each session whose conversation begins here. Times are epoch milliseconds."""
     by_conversation: dict[str, list[ChatMessage]] = {}
     for message in messages:
@@ -292,6 +401,15 @@ def summary_updates(messages: list[ChatMessage],
             name = sender_name(named.sender_first_name, named.sender_last_name) or None
             updates.append(UpdateOne({"_id": conversation, "person_email": None}, {"$set": {
                 "person_name": name, "person_email": named.sender_email}}))
+        # The first message of each side, set once (a missing field matches None).
+        for role, fields in (("user", ("first_user_time",)),
+                             ("operator", ("first_reply_time", "first_reply_operator"))):
+            first_of_side = next((index for index, message in enumerate(group)
+                                  if message.sender_role == role), None)
+            if first_of_side is not None:
+                values = [times[first_of_side], (group[first_of_side].sender_email or "").lower()]
+                updates.append(UpdateOne({"_id": conversation, fields[0]: None},
+                                         {"$set": dict(zip(fields, values, strict=False))}))
     return updates
 
 

@@ -38,7 +38,7 @@ from state.store.base import (
 )
 from state.store.desk import SQLiteDesk
 from state.store.group_commit import GroupCommit
-from state.store.history import SQLiteHistory
+from state.store.history import SQLiteHistory, catch_up
 from state.store.left_messages import SQLiteHandovers, SQLiteLeftMessages
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
@@ -135,6 +135,7 @@ class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory
         try:
             connection.execute("PRAGMA journal_mode = WAL")
             migrate(connection)
+            catch_up(connection)  # a migrated file's whole history, else what a crash left
         except BaseException:
             connection.close()
             raise
@@ -166,6 +167,7 @@ class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory
         executor, self._executor = self._executor, None
         if executor is None:
             return
+        self.history_closing()
         if self._loop_connection is not None:
             self._loop_connection.close()
             self._loop_connection = None
@@ -352,6 +354,7 @@ class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory
             if self._unchecked_messages >= CHECKPOINT_MESSAGES and self._copying is None:
                 self._unchecked_messages = 0
                 self._copying = asyncio.ensure_future(self._copy_log())
+        self.history_written()
         results = []
         for message, time_text, (existing, seq) in zip(batch, times, rows, strict=True):
             if existing is not None:

@@ -147,15 +147,18 @@ CREATE INDEX IF NOT EXISTS ratings_by_time ON ratings (created);
 """
 SCHEMA += DESK_TABLES
 
-# Searchable history. A summary per conversation, kept by a trigger as each message
-# is stored (so chat writes stay one INSERT a message): the interview comes from the
-# session when the conversation begins (the sockets load the session before any chat);
-# the interviewee from the first user message that names someone (signed in);
-# `operators` holds the lower-case emails of those who wrote, space-delimited, first
-# seen first. Listed newest first by conversations_by_last_time; conversations_people
-# finds the named ones by any part of the name or email (trigrams: a substring of three
-# characters or more, any case), written once, when a conversation gets its person;
-# conversation_operators finds an operator's, a row written when one first writes.
+# Searchable history. A summary per conversation and a full-text index of message text,
+# both brought up to date by history.catch_up (on the store's thread, a moment after
+# chat is written and before every history query), never by the chat write itself:
+# a trigger on each message tripled what a chat write costs the event loop. Folding
+# in messages in id order, a conversation's summary takes the interview from its
+# session when it begins; the interviewee from the first user message that names
+# someone (signed in); `operators` holds the lower-case emails of those who wrote,
+# space-delimited, first seen first; first_user_time and first_reply_time (with its
+# operator) the first message of each side. conversations_people finds the named by
+# any part of the name or email (trigrams: three characters or more, any case),
+# written once, when a conversation gets its person; conversation_operators finds an
+# operator's. history_mark holds the last message id folded in.
 CONVERSATIONS_TABLE = """
 CREATE TABLE conversations (
     conversation TEXT PRIMARY KEY,
@@ -166,7 +169,10 @@ CREATE TABLE conversations (
     messages INTEGER NOT NULL,
     person_name TEXT,
     person_email TEXT,
-    operators TEXT NOT NULL
+    operators TEXT NOT NULL,
+    first_user_time TEXT,
+    first_reply_time TEXT,
+    first_reply_operator TEXT
 ) WITHOUT ROWID;
 CREATE INDEX conversations_by_last_time ON conversations (last_time);
 CREATE TABLE conversation_operators (
@@ -184,42 +190,15 @@ CREATE TRIGGER conversations_named AFTER UPDATE OF person_email ON conversations
     INSERT INTO conversations_people (conversation, person_name, person_email)
         VALUES (NEW.conversation, NEW.person_name, NEW.person_email);
 END;
-CREATE TRIGGER messages_summary AFTER INSERT ON {messages} BEGIN
-    INSERT INTO conversations (conversation, session_id, interview, first_time, last_time,
-                               messages, person_name, person_email, operators)
-    VALUES (NEW.conversation, NEW.session_id,
-            (SELECT interview FROM sessions WHERE id = NEW.session_id), NEW.time, NEW.time, 1,
-            CASE WHEN NEW.sender_role = 'user' AND NEW.sender_email IS NOT NULL THEN NULLIF(TRIM(
-                COALESCE(NEW.sender_first_name, '') || ' ' || COALESCE(NEW.sender_last_name, '')),
-                '') END,
-            CASE WHEN NEW.sender_role = 'user' THEN NEW.sender_email END,
-            CASE WHEN NEW.sender_role = 'operator' THEN COALESCE(LOWER(NEW.sender_email), '')
-                 ELSE '' END)
-    ON CONFLICT (conversation) DO UPDATE SET
-        first_time = MIN(first_time, excluded.first_time),
-        last_time = MAX(last_time, excluded.last_time),
-        messages = messages + 1,
-        person_name = CASE WHEN person_email IS NULL THEN excluded.person_name
-                           ELSE person_name END,
-        person_email = COALESCE(person_email, excluded.person_email),
-        operators = CASE WHEN excluded.operators = ''
-                              OR INSTR(' ' || operators || ' ', ' ' || excluded.operators || ' ')
-                         THEN operators ELSE LTRIM(operators || ' ' || excluded.operators) END;
-    INSERT OR IGNORE INTO conversation_operators (operator, conversation)
-        SELECT LOWER(NEW.sender_email), NEW.conversation
-        WHERE NEW.sender_role = 'operator' AND NEW.sender_email IS NOT NULL;
-END;
+CREATE TABLE history_mark (last_id INTEGER NOT NULL);
+INSERT INTO history_mark VALUES (0);
 """
 # Full-text index of message text (external content: the text is kept once, in
-# messages), filled by a trigger as each message is stored. Messages are never
-# updated or deleted, so no other trigger is needed.
+# messages). Messages are never updated or deleted, so adding is all it needs.
 MESSAGES_FTS = """
 CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='id');
-CREATE TRIGGER messages_indexed AFTER INSERT ON messages BEGIN
-    INSERT INTO messages_fts (rowid, text) VALUES (NEW.id, NEW.text);
-END;
 """
-SCHEMA += CONVERSATIONS_TABLE.format(messages="messages") + MESSAGES_FTS
+SCHEMA += CONVERSATIONS_TABLE + MESSAGES_FTS
 
 # Steps from each older schema version to the next, run in one transaction each.
 MIGRATIONS = {
@@ -238,20 +217,17 @@ ALTER TABLE messages_2 RENAME TO messages;
     4: HANDOVERS_TABLE,
     # 5 -> 6: canned replies, notes, ratings.
     5: DESK_TABLES,
-    # 6 -> 7: messages gain `id`, copied in time order through the summary trigger
-    # (which writes every conversation's summary as chat would have); the full-text
-    # index is built in one pass ('rebuild'). The drops are for a file whose version
-    # was set back by hand.
-    6: "DROP TABLE IF EXISTS messages_fts; DROP TABLE IF EXISTS conversations;"
-       " DROP TABLE IF EXISTS conversations_people; DROP TABLE IF EXISTS conversation_operators;"
-       " DROP TRIGGER IF EXISTS messages_summary;"
-       + MESSAGES_TABLE.format(name="messages_7")
-       + CONVERSATIONS_TABLE.format(messages="messages_7") + f"""
+    # 6 -> 7: messages gain `id`, numbered in time order; the summaries and the index
+    # are then built by the first catch-up (history.catch_up), when the store opens.
+    # The drops are for a file whose version was set back by hand.
+    6: "".join(f"DROP TABLE IF EXISTS {table};" for table in (
+        "messages_fts", "conversations", "conversations_people", "conversation_operators",
+        "history_mark")) + MESSAGES_TABLE.format(name="messages_7") + f"""
 INSERT INTO messages_7 ({MESSAGE_COLUMNS})
     SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY time, conversation, seq;
 DROP TABLE messages;
 ALTER TABLE messages_7 RENAME TO messages;
-""" + MESSAGES_INDEX + MESSAGES_FTS + "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild');",
+""" + MESSAGES_INDEX + CONVERSATIONS_TABLE + MESSAGES_FTS,
 }
 
 
