@@ -25,6 +25,8 @@ from handlers import http_limits, metrics, rights, shutdown
 from handlers.socket_registry import SocketRegistry
 from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
+from state.cluster import Cluster
+from state.cluster.relay import relayed
 from state.cobrowse.control import CoBrowse
 from state.config import Config, ConfigError, load_config
 from state.interview.check import check_paths
@@ -63,6 +65,7 @@ class Services:
     account_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Every open socket: limits, closing when rights end, draining on shutdown.
     sockets: SocketRegistry = field(default_factory=SocketRegistry)
+    cluster: Cluster | None = None  # cluster mode (the config's `cluster:` section)
     _timers: list[tornado.ioloop.PeriodicCallback] = field(default_factory=list)
 
     def periodic_jobs(self) -> dict[str, tuple]:
@@ -71,6 +74,9 @@ class Services:
         # another process (`livehelp user ...`) close within RIGHTS_CHECK_SECONDS.
         check = rights.RightsCheck(self.store, self.config.sign_in, self.sockets)
         return {
+            **({"say this process is alive": (self.cluster.presence.beat,
+                                               self.config.cluster.heartbeat_seconds)}
+               if self.cluster else {}),
             "check sign-ins and rights": (check.run, rights.RIGHTS_CHECK_SECONDS),
             "remove expired sign-ins": (check.remove_expired, rights.EXPIRED_SIGN_INS_SECONDS),
             "mark offline sessions": (self.livehelp.mark_offline, self.config.offline_check_seconds),
@@ -85,6 +91,8 @@ class Services:
         # Nothing of the live state is restored: pages reconnect by themselves and
         # register again; what must last (chat, settings, blocks) is in the store.
         await self.store.open()
+        if self.cluster:
+            await self.cluster.start()
         for callback, seconds in self.periodic_jobs().values():
             timer = tornado.ioloop.PeriodicCallback(callback, seconds * 1000)
             timer.start()
@@ -98,6 +106,8 @@ class Services:
             timer.stop()
         self._timers.clear()
         await self.livehelp.close()
+        if self.cluster:
+            await self.cluster.stop()
         await self.store.close()
 
 
@@ -134,6 +144,12 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     cobrowse = CoBrowse(livehelp, config)
     for extension in (cobrowse, codes):
         livehelp.add_extension(extension)
+    cluster = None
+    if config.cluster.redis_url:
+        cluster = Cluster(config.cluster.redis_url,
+                          config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
+                          hub.deliver, config.cluster.dead_after_seconds)
+        hub.relay, hub.relays = cluster.relay, relayed
     return Services(
         config=config,
         store=store,
@@ -143,6 +159,7 @@ def make_services(config: Config, store: Store | None = None) -> Services:
         interviews=InterviewLibrary(config.interviews_dir or DEMO_INTERVIEWS,
                                     api=interview_namespace()),
         cobrowse=cobrowse,
+        cluster=cluster,
     )
 
 
@@ -180,6 +197,7 @@ def make_app(services: Services) -> tornado.web.Application:
         codes=services.codes,
         interviews=services.interviews,
         cobrowse=services.cobrowse,
+        cluster=services.cluster,
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
         # Every open socket of this application: limits, closing, drain on shutdown.

@@ -1,7 +1,8 @@
 """`/metrics`: Prometheus text format for the live-help server.
 
 Figures: sessions (clients listed on the Monitor), operators online, conversations,
-messages stored, event-loop lag and store latency. The model and store figures are
+messages stored, event-loop lag and store latency; in cluster mode the process's name,
+whether its relay reaches Redis, the processes alive and the events relayed. The model and store figures are
 computed when scraped; the histograms live in the application's own registry.
 
 Event-loop lag comes from `LoopLagSampler`, one per application, which wakes up
@@ -27,7 +28,7 @@ from typing import Any
 
 import tornado.web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from handlers.base import JsonHandler
@@ -164,6 +165,32 @@ class LiveHelpCollector:
                                 value=figures["store_latency"])
         yield GaugeMetricFamily("livehelp_store_up", "1 when the store answered this scrape.",
                                 value=0 if figures["messages_stored"] is None else 1)
+        if cluster := figures.get("cluster"):
+            yield from cluster_metrics(cluster)
+
+
+CLUSTER_GAUGES = {
+    "redis_connected": "1 while the relay is subscribed to Redis (0: live updates from other"
+                       " processes have stopped).",
+    "processes": "Processes of the cluster alive at this process's last heartbeat.",
+}
+CLUSTER_COUNTERS = {
+    "events_sent": "Events this process relayed to the others.",
+    "events_received": "Events the other processes relayed to this one.",
+    "events_dropped": "Events not relayed: Redis unreachable, or too many waiting.",
+    "redis_reconnects": "Times the relay lost Redis and connected again.",
+}
+
+
+def cluster_metrics(cluster: dict[str, Any]) -> Iterator[Metric]:
+    info = GaugeMetricFamily("livehelp_cluster_process", "This process's name in the cluster.",
+                             labels=["process"])
+    info.add_metric([cluster["process"]], 1)
+    yield info
+    for name, documentation in CLUSTER_GAUGES.items():
+        yield GaugeMetricFamily(f"livehelp_cluster_{name}", documentation, value=cluster[name])
+    for name, documentation in CLUSTER_COUNTERS.items():
+        yield CounterMetricFamily(f"livehelp_cluster_{name}", documentation, value=cluster[name])
 
 
 def is_loopback(address: str) -> bool:
@@ -206,6 +233,8 @@ class MetricsHandler(JsonHandler):
         except StoreError:  # the store being down is itself a figure worth reporting
             figures["messages_stored"] = None
         figures["store_latency"] = time.perf_counter() - started
+        if cluster := self.settings.get("cluster"):
+            figures["cluster"] = {"process": cluster.process, **cluster.figures()}
         state.store_latency.observe(figures["store_latency"])
         state.figures = figures  # no await between here and the exposition below
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)

@@ -6,9 +6,11 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-if [ ! -x /usr/bin/chromium ]; then
+# Chromium for the browser tests; redis-server and nginx for the cluster tests (each
+# test starts its own on free loopback ports; the packages' own services stay off).
+if [ ! -x /usr/bin/chromium ] || ! command -v redis-server >/dev/null || [ ! -x /usr/sbin/nginx ]; then
   as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server nginx >/dev/null
 fi
 if ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
   as_root apt-get update -qq

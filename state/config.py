@@ -145,6 +145,17 @@ class SignInFile(_Section):
     max_days: Positive = 30.0
 
 
+class ClusterFile(_Section):
+    """Several processes behind a load balancer (docs/deployment.md); off while
+    `redis url` is empty. Each process names itself (default: host name and port)."""
+
+    redis_url: Text = ""
+    process_name: Text = ""
+    heartbeat_seconds: Positive = 1.0
+    # A process unheard of this long is taken for dead.
+    dead_after_seconds: Positive = 5.0
+
+
 class ConfigFile(_Section):
     host: Text = "127.0.0.1"
     port: Port = 8080
@@ -158,6 +169,7 @@ class ConfigFile(_Section):
     limits: LimitsFile = msgspec.field(default_factory=LimitsFile)
     sign_in: SignInFile = msgspec.field(default_factory=SignInFile)
     routing: RoutingFile = msgspec.field(default_factory=RoutingFile)
+    cluster: ClusterFile = msgspec.field(default_factory=ClusterFile)
     metrics_localhost_only: Flag = True
     # The folder of interview files ("": the demo interviews that come with livehelp).
     interviews_dir: Text = ""
@@ -210,6 +222,7 @@ class Config:
     limits: LimitsFile = field(default_factory=LimitsFile)
     sign_in: SignInFile = field(default_factory=SignInFile)
     routing: RoutingFile = field(default_factory=RoutingFile)
+    cluster: ClusterFile = field(default_factory=ClusterFile)
 
     @property
     def database_path(self) -> Path:
@@ -267,6 +280,21 @@ def _check_voice(twilio: TwilioConfig) -> None:
         )
 
 
+def _check_cluster(cluster: ClusterFile, database: str) -> None:
+    if not cluster.redis_url:
+        return
+    if not cluster.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("cluster: redis url",
+                          f"must start with redis://, rediss:// or unix://, not {cluster.redis_url!r}")
+    if database != "mongodb":
+        raise ConfigError("cluster: redis url", "needs the MongoDB store (database: type mongodb):"
+                          " several processes cannot share one SQLite file")
+    if cluster.dead_after_seconds <= 2 * cluster.heartbeat_seconds:
+        raise ConfigError("cluster: dead after seconds",
+                          "must be more than twice heartbeat seconds, or a slow beat kills a"
+                          " live process")
+
+
 def config_from_dict(raw: dict | None) -> Config:
     """Build a Config from the parsed YAML mapping, validating every key."""
     raw = raw or {}
@@ -286,6 +314,7 @@ def config_from_dict(raw: dict | None) -> Config:
     twilio = TwilioConfig(**msgspec.structs.asdict(file.twilio))
     twilio.auth_token = os.environ.get("LIVEHELP_TWILIO_AUTH_TOKEN") or twilio.auth_token
     _check_voice(twilio)
+    _check_cluster(file.cluster, kind)
     return Config(
         host=file.host,
         port=file.port,
@@ -305,6 +334,7 @@ def config_from_dict(raw: dict | None) -> Config:
         limits=file.limits,
         sign_in=file.sign_in,
         routing=file.routing,
+        cluster=file.cluster,
         **msgspec.structs.asdict(file.live_help),
     )
 

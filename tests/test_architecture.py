@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("state.livehelp", "state.cobrowse", "state.interview", "state.phone",
-            "state.accounts", "state.store", "state.config")
+            "state.accounts", "state.store", "state.config", "state.cluster")
 # What co-browsing and phone codes may use of the model: its declared interface.
 MODEL_INTERFACE = {"state.livehelp.extension", "state.livehelp.records",
                    "state.livehelp.errors", "state.livehelp.hub", "state.livehelp.rules"}
@@ -54,6 +54,13 @@ def test_nothing_in_state_imports_tornado_or_a_handler() -> None:
     offenders = {module: sorted(i for i in imported if i.split(".")[0] in ("tornado", "handlers"))
                  for module, imported in imports().items() if module.startswith("state")}
     assert {m: i for m, i in offenders.items() if i} == {}
+
+
+def test_cluster_mode_imports_nothing_of_the_rest_and_only_it_speaks_redis() -> None:
+    assert package_graph()["state.cluster"] == set()
+    speakers = {module for module, imported in imports().items()
+                if any(i.split(".")[0] == "redis" for i in imported)}
+    assert speakers and all(package_of(module) == "state.cluster" for module in speakers)
 
 
 def test_the_interview_engine_knows_nothing_of_live_help() -> None:

@@ -209,3 +209,32 @@ def test_server_exits_2_with_one_clear_line_for_a_bad_config(tmp_path: Path) -> 
     assert len(lines) == 1, result.stderr
     assert "port" in lines[0] and "eighty" in lines[0]
     assert not (tmp_path / "d").exists()
+
+
+MONGO = {"type": "mongodb", "mongodb uri": "mongodb://127.0.0.1:27017"}
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"cluster": {"redis url": "redis://127.0.0.1:6379/0"}},
+     ("config key 'cluster: redis url': needs the MongoDB store (database: type mongodb):"
+     " several processes cannot share one SQLite file")),
+    ({"database": MONGO, "cluster": {"redis url": "127.0.0.1:6379"}},
+     ("config key 'cluster: redis url': must start with redis://, rediss:// or unix://,"
+     " not '127.0.0.1:6379'")),
+    ({"database": MONGO, "cluster": {"redis url": "redis://r", "dead after seconds": 2}},
+     ("config key 'cluster: dead after seconds': must be more than twice heartbeat seconds,"
+     " or a slow beat kills a live process")),
+])
+def test_cluster_mode_is_refused_in_plain_words_where_it_cannot_work(raw: dict,
+                                                                    message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        config_from_dict(raw)
+    assert str(error.value) == message
+
+
+def test_cluster_mode_is_off_by_default_and_on_with_mongodb_and_redis() -> None:
+    assert config_from_dict({}).cluster.redis_url == ""
+    config = config_from_dict({"database": MONGO, "cluster": {
+        "redis url": "redis://127.0.0.1:6379/0", "process name": "web-1"}})
+    assert (config.cluster.redis_url, config.cluster.process_name) == (
+        "redis://127.0.0.1:6379/0", "web-1")

@@ -1,8 +1,9 @@
 """Delivery of the model's outgoing events to subscribers.
 
 The live-help model publishes JSON-ready dicts to named channels; socket handlers
-subscribe a callback per channel. This is the one place that changes when events
-must cross processes (Redis pub/sub).
+subscribe a callback per channel. In cluster mode the Hub also hands what other
+processes subscribe to to a relay (state/cluster/relay.py), and the relay hands
+what they publish to `deliver`: the model never knows how many processes there are.
 
 Channels:
   "monitor"              every connected operator
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 
@@ -43,11 +45,20 @@ class Published(dict):
             return self._text
 
 
+class Relay(Protocol):
+    """Carries events to the other processes (cluster mode)."""
+
+    def send(self, channel: str, body: bytes) -> None: ...
+
+
 class Hub:
     """In-process publish/subscribe; callbacks must not block."""
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
+        # With the channels it carries; None: one process.
+        self.relay: Relay | None = None
+        self.relays: Callable[[str], bool] = lambda channel: False
 
     def subscribe(self, channel: str, callback: Subscriber) -> None:
         self._subscribers[channel].add(callback)
@@ -60,10 +71,18 @@ class Hub:
                 del self._subscribers[channel]
 
     def publish(self, channel: str, message: dict) -> None:
+        if self.relay is not None and self.relays(channel):
+            message = Published(message)
+            self.relay.send(channel, message.as_json())
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: dict) -> None:
+        """To this process's subscribers only."""
         callbacks = self._subscribers.get(channel)
         if not callbacks:
             return
-        message = Published(message)
+        if not isinstance(message, Published):
+            message = Published(message)
         for callback in list(callbacks):
             try:
                 callback(message)

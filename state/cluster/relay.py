@@ -1,0 +1,133 @@
+"""Events between processes over Redis pub/sub.
+
+Each session has a home process (the load balancer hashes the session id of its
+sockets' paths, so all of one session's sockets meet there): the channels of one
+session ("client:", "session:") stay at home. What operators see crosses processes:
+the Hub hands the relay every event of a relayed channel ("monitor",
+"operator:<id>"); the relay publishes it on Redis, and what the other processes
+publish it delivers to this process's subscribers only.
+
+Redis pub/sub drops what it cannot deliver (a subscriber too slow or disconnected),
+and the relay drops what is published while it is disconnected: nothing relies on
+pub/sub for correctness. Chat pages fill gaps by seq from the store; the relay calls
+`on_resync` after every reconnect so that snapshots are sent again. The figures
+count what was sent, received and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+PREFIX = "livehelp:events:"
+# While Redis cannot be reached, try again this often.
+RECONNECT_SECONDS = 0.5
+# Events waiting for the publisher at most; more are dropped (and counted).
+MAX_PENDING = 10_000
+
+
+def relayed(channel: str) -> bool:
+    """Channels other processes subscribe to: what operators see."""
+    return channel == "monitor" or channel.startswith("operator:")
+
+
+class RedisRelay:
+    def __init__(self, client: Any, process: str, deliver: Callable[[str, dict], None]) -> None:
+        self.process = process
+        self._client = client
+        self._deliver = deliver
+        self._origin = process.encode() + b"\n"
+        self._pending: deque[tuple[str, bytes]] = deque()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.connected = False
+        self.on_resync: list[Callable[[], None]] = []
+        self.figures = {"events_sent": 0, "events_received": 0, "events_dropped": 0,
+                        "redis_reconnects": 0}
+
+    def send(self, channel: str, body: bytes) -> None:
+        """Queue one event (its JSON) for the other processes; never waits."""
+        if not self.connected or len(self._pending) >= MAX_PENDING:
+            self.figures["events_dropped"] += 1
+            return
+        self._pending.append((channel, body))
+        self._wake.set()
+
+    def start(self) -> None:
+        self._tasks = [asyncio.ensure_future(self._publish()),
+                       asyncio.ensure_future(self._subscribe())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    async def _publish(self) -> None:
+        """Everything queued goes in one pipeline: one round trip however many events."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = list(self._pending)
+            self._pending.clear()
+            if not batch:
+                continue
+            pipe = self._client.pipeline(transaction=False)
+            for channel, body in batch:
+                pipe.publish(PREFIX + channel, self._origin + body)
+            try:
+                await pipe.execute()
+                self.figures["events_sent"] += len(batch)
+            except (RedisError, OSError) as exc:
+                self.figures["events_dropped"] += len(batch)
+                log.warning("relay could not publish %d events: %s", len(batch), exc)
+
+    async def _subscribe(self) -> None:
+        first = True
+        while True:
+            pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(PREFIX + "*")
+                self.connected = True
+                if not first:
+                    log.warning("relay connected to Redis again: snapshots are sent again")
+                    for resync in list(self.on_resync):
+                        resync()
+                first = False
+                while True:
+                    message = await pubsub.get_message(timeout=None)
+                    if message is not None:
+                        self._received(message)
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    log.warning("relay lost Redis: %s; live updates from other processes"
+                                " stop until it is back", exc)
+                self.connected = False
+                self._pending.clear()
+                self.figures["redis_reconnects"] += 1
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    def _received(self, message: dict) -> None:
+        origin, _, body = message["data"].partition(b"\n")
+        if origin == self.process.encode():
+            return  # delivered here already, when it was published
+        self.figures["events_received"] += 1
+        channel = message["channel"].decode()[len(PREFIX):]
+        try:
+            self._deliver(channel, orjson.loads(body))
+        except Exception:  # one bad event must not stop the relay
+            log.exception("relay could not deliver an event on %s", channel)

@@ -1,0 +1,114 @@
+"""Two real livehelp processes in cluster mode (Redis, nx-27017, nginx in front; see
+tests/cluster_processes.py): they know each other, relay what operators see, find a
+killed process dead, and nginx keeps every socket of a session on one process."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bench.common import LiveHelpProcess, connect, receive, seed, sign_in
+from state.store.base import SessionRecord, User
+from state.store.mongo import MongoStore
+from tests.cluster_processes import Nginx, cluster_process, metrics
+from tests.fixtures_redis import RedisServer, redis_server  # noqa: F401  (fixture)
+
+WAIT_SECONDS = 20.0
+# Sessions and browsers a session: were the hashing to ignore the session, all
+# browsers of every session would meet on one process with a chance of 1 in 4,096.
+SESSIONS, BROWSERS = 4, 4
+
+
+@dataclass
+class Cluster:
+    a: LiveHelpProcess
+    b: LiveHelpProcess
+    nginx: Nginx
+    records: list[SessionRecord]
+    operator: User
+
+
+async def until_figure(port: int, name: str, wanted: float) -> None:
+    async with asyncio.timeout(WAIT_SECONDS):
+        while (await metrics(port)).get(name) != wanted:
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, mongo_uri: str,
+                  redis_server: RedisServer) -> AsyncIterator[Cluster]:  # noqa: F811
+    database = f"cluster_{secrets.token_hex(4)}"
+    store = MongoStore(mongo_uri, database)
+    await store.open()
+    records, [operator] = await seed(store, sessions=SESSIONS, operators=1)
+    await sign_in(store, operator)
+    await store.close()
+    secret = secrets.token_urlsafe(48)
+    a = cluster_process(tmp_path / "a", "a", mongo_uri, database, redis_server.url, secret)
+    b = cluster_process(tmp_path / "b", "b", mongo_uri, database, redis_server.url, secret)
+    nginx = Nginx(tmp_path / "nginx", [a.port, b.port])
+    try:
+        yield Cluster(a, b, nginx, records, operator)
+    finally:
+        nginx.stop()
+        for process in (a, b):
+            process.stop()
+
+
+async def test_each_process_knows_the_other_and_finds_it_dead_when_killed(
+        cluster: Cluster) -> None:
+    for process in (cluster.a, cluster.b):
+        await until_figure(process.port, "livehelp_cluster_processes", 2)
+        figures = await metrics(process.port)
+        name = "a" if process is cluster.a else "b"
+        assert figures[f'livehelp_cluster_process{{process="{name}"}}'] == 1
+        assert figures["livehelp_cluster_redis_connected"] == 1
+    cluster.b.stop(signal.SIGKILL)
+    await until_figure(cluster.a.port, "livehelp_cluster_processes", 1)
+    log = (cluster.a.data_dir / "server.log").read_text()
+    assert "process b stopped beating: taken for dead" in log
+
+
+async def test_a_session_listed_on_one_process_reaches_a_monitor_on_the_other(
+        cluster: Cluster) -> None:
+    record = cluster.records[0]
+    monitor = await connect(cluster.b.ws_url("ws/monitor"),
+                            cluster.b.user_cookie(cluster.operator))
+    await receive(monitor, "monitor")
+    await until_figure(cluster.a.port, "livehelp_cluster_processes", 2)
+    user = await connect(cluster.a.ws_url(f"ws/user/{record.id}"),
+                         cluster.a.session_cookie(record, "browser-1"))
+    await receive(user, "state")
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:  # a's event, relayed: the session this process does not hold
+            event = await receive(monitor, "session")
+            if event["session"]["session"] == record.id:
+                break
+    user.close()
+    monitor.close()
+
+
+async def test_nginx_keeps_every_socket_of_a_session_on_one_process(cluster: Cluster) -> None:
+    sockets = []
+    placed = []  # per session: how many of its browsers each process got
+    before = [0.0, 0.0]
+    for record in cluster.records:
+        for browser in range(BROWSERS):
+            ws = await connect(f"ws://127.0.0.1:{cluster.nginx.port}/ws/user/{record.id}",
+                               cluster.a.session_cookie(record, f"browser-{browser}"),
+                               port=cluster.nginx.port)
+            await receive(ws, "state")
+            sockets.append(ws)
+        now = [(await metrics(port)).get("livehelp_clients", 0)
+               for port in (cluster.a.port, cluster.b.port)]
+        placed.append(sorted(after - earlier for after, earlier in zip(now, before, strict=True)))
+        before = now
+    assert placed == [[0, BROWSERS]] * SESSIONS  # never split between the processes
+    for ws in sockets:
+        ws.close()
