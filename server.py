@@ -74,7 +74,7 @@ class Services:
         # another process (`livehelp user ...`) close within RIGHTS_CHECK_SECONDS.
         check = rights.RightsCheck(self.store, self.config.sign_in, self.sockets)
         return {
-            **({"say this process is alive": (self.cluster.presence.beat,
+            **({"say this process is alive": (self.cluster.beat,
                                                self.config.cluster.heartbeat_seconds)}
                if self.cluster else {}),
             "check sign-ins and rights": (check.run, rights.RIGHTS_CHECK_SECONDS),
@@ -148,8 +148,10 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     if config.cluster.redis_url:
         cluster = Cluster(config.cluster.redis_url,
                           config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
-                          hub.deliver, config.cluster.dead_after_seconds)
+                          hub.deliver, config.cluster.dead_after_seconds,
+                          local_entries=livehelp.entries.listed)
         hub.relay, hub.relays = cluster.relay, relayed
+        livehelp.remote_entries = cluster.remote.entries
     return Services(
         config=config,
         store=store,

@@ -75,23 +75,33 @@ async def test_each_process_knows_the_other_and_finds_it_dead_when_killed(
     assert "process b stopped beating: taken for dead" in log
 
 
-async def test_a_session_listed_on_one_process_reaches_a_monitor_on_the_other(
+async def session_event(monitor, session_id: str, kind: str = "session") -> dict:
+    async with asyncio.timeout(WAIT_SECONDS):
+        while True:
+            event = await receive(monitor, kind)
+            if kind != "session" or event["session"]["session"] == session_id:
+                return event
+
+
+async def test_a_monitor_lists_the_sessions_of_the_other_process_until_it_dies(
         cluster: Cluster) -> None:
     record = cluster.records[0]
-    monitor = await connect(cluster.b.ws_url("ws/monitor"),
-                            cluster.b.user_cookie(cluster.operator))
-    await receive(monitor, "monitor")
+    cookie = cluster.b.user_cookie(cluster.operator)
+    first = await connect(cluster.b.ws_url("ws/monitor"), cookie)
+    await receive(first, "monitor")
     await until_figure(cluster.a.port, "livehelp_cluster_processes", 2)
     user = await connect(cluster.a.ws_url(f"ws/user/{record.id}"),
                          cluster.a.session_cookie(record, "browser-1"))
     await receive(user, "state")
-    async with asyncio.timeout(WAIT_SECONDS):
-        while True:  # a's event, relayed: the session this process does not hold
-            event = await receive(monitor, "session")
-            if event["session"]["session"] == record.id:
-                break
-    user.close()
-    monitor.close()
+    entry = (await session_event(first, record.id))["session"]  # a's event, relayed
+    later = await connect(cluster.b.ws_url("ws/monitor"), cookie)
+    snapshot = await receive(later, "monitor")  # b's snapshot has a's session
+    assert [e["id"] for e in snapshot["sessions"] if e["session"] == record.id] == [entry["id"]]
+    cluster.a.stop(signal.SIGKILL)
+    gone = await session_event(later, record.id, "session_gone")
+    assert gone["id"] == entry["id"]
+    for ws in (user, first, later):
+        ws.close()
 
 
 async def test_nginx_keeps_every_socket_of_a_session_on_one_process(cluster: Cluster) -> None:

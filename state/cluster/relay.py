@@ -10,7 +10,8 @@ publish it delivers to this process's subscribers only.
 Redis pub/sub drops what it cannot deliver (a subscriber too slow or disconnected),
 and the relay drops what is published while it is disconnected: nothing relies on
 pub/sub for correctness. Chat pages fill gaps by seq from the store; the relay calls
-`on_resync` after every reconnect so that snapshots are sent again. The figures
+`on_connect` after every connect (the first and each reconnect) so that snapshots
+are sent again. The figures
 count what was sent, received and dropped.
 """
 
@@ -41,7 +42,9 @@ def relayed(channel: str) -> bool:
 
 
 class RedisRelay:
-    def __init__(self, client: Any, process: str, deliver: Callable[[str, dict], None]) -> None:
+    def __init__(self, client: Any, process: str,
+                 deliver: Callable[[str, str, dict], None]) -> None:
+        """`deliver(origin process, channel, event)` gets what the others publish."""
         self.process = process
         self._client = client
         self._deliver = deliver
@@ -50,7 +53,7 @@ class RedisRelay:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.connected = False
-        self.on_resync: list[Callable[[], None]] = []
+        self.on_connect: list[Callable[[], None]] = []
         self.figures = {"events_sent": 0, "events_received": 0, "events_dropped": 0,
                         "redis_reconnects": 0}
 
@@ -94,17 +97,15 @@ class RedisRelay:
                 log.warning("relay could not publish %d events: %s", len(batch), exc)
 
     async def _subscribe(self) -> None:
-        first = True
         while True:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(PREFIX + "*")
-                self.connected = True
-                if not first:
+                if self.figures["redis_reconnects"]:
                     log.warning("relay connected to Redis again: snapshots are sent again")
-                    for resync in list(self.on_resync):
-                        resync()
-                first = False
+                self.connected = True
+                for connected in list(self.on_connect):
+                    connected()
                 while True:
                     message = await pubsub.get_message(timeout=None)
                     if message is not None:
@@ -123,11 +124,11 @@ class RedisRelay:
 
     def _received(self, message: dict) -> None:
         origin, _, body = message["data"].partition(b"\n")
-        if origin == self.process.encode():
+        if origin + b"\n" == self._origin:
             return  # delivered here already, when it was published
         self.figures["events_received"] += 1
         channel = message["channel"].decode()[len(PREFIX):]
         try:
-            self._deliver(channel, orjson.loads(body))
+            self._deliver(origin.decode(), channel, orjson.loads(body))
         except Exception:  # one bad event must not stop the relay
             log.exception("relay could not deliver an event on %s", channel)

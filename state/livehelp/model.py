@@ -73,6 +73,8 @@ class LiveHelp:
         self.handover = Handover(self)
         self.left = LeftMessages(self)
         self.entries = Entries(self, self._extensions)
+        # Cluster mode: the entries other processes hold (state/cluster/mirror.py).
+        self.remote_entries: Callable[[], list[dict]] = list
         self.user_view = UserView(self, self._extensions)
 
     def add_extension(self, extension: Extension) -> None:
@@ -190,10 +192,12 @@ class LiveHelp:
                     del self._role_counts[role]
 
     def listed_entries(self) -> list[dict]:
-        return self.entries.listed()
+        """Every Monitor entry: this process's, and in cluster mode the others'."""
+        return self.entries.listed() + self.remote_entries()
 
     def monitor_snapshot(self, operator_id: str, entries: list[dict] | None = None) -> dict:
-        return self.entries.snapshot(self._operators[operator_id], entries)
+        return self.entries.snapshot(self._operators[operator_id],
+                                     self.listed_entries() if entries is None else entries)
 
     def figures(self) -> dict[str, int]:
         """Counts for /metrics."""
