@@ -32,6 +32,7 @@ from state.interview.library import BrokenInterviews, InterviewLibrary
 from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
+from state.livehelp.satisfaction import Satisfaction
 from state.livehelp.user_view import TELL_PLACES_SECONDS
 from state.phone.codes import AccessCodes
 from state.store.base import Store, StoreUnavailable
@@ -57,6 +58,7 @@ class Services:
     codes: AccessCodes
     interviews: InterviewLibrary
     cobrowse: CoBrowse
+    satisfaction: Satisfaction
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # Serialises privilege changes so two admins demoting each other at once cannot
     # both pass the "last admin" check.
@@ -132,7 +134,8 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     livehelp = LiveHelp(store, hub, config)
     codes = AccessCodes(livehelp, config.twilio)
     cobrowse = CoBrowse(livehelp, config)
-    for extension in (cobrowse, codes):
+    satisfaction = Satisfaction(livehelp, config)
+    for extension in (cobrowse, codes, satisfaction):
         livehelp.add_extension(extension)
     return Services(
         config=config,
@@ -143,6 +146,7 @@ def make_services(config: Config, store: Store | None = None) -> Services:
         interviews=InterviewLibrary(config.interviews_dir or DEMO_INTERVIEWS,
                                     api=interview_namespace()),
         cobrowse=cobrowse,
+        satisfaction=satisfaction,
     )
 
 
@@ -150,11 +154,15 @@ def make_app(services: Services) -> tornado.web.Application:
     """Join every handler module's routes under the url root and build the application."""
     from handlers import (
         admin,
+        admin_replies,
         auth,
+        history,
         interview,
         metrics,
         monitor,
         monitor_socket,
+        reports,
+        transcript,
         user_socket,
         voice,
     )
@@ -162,7 +170,8 @@ def make_app(services: Services) -> tornado.web.Application:
     config = services.config
     root = config.url_root
     routes = []
-    for module in (auth, admin, interview, metrics, monitor, monitor_socket, user_socket, voice):
+    for module in (auth, admin, admin_replies, interview, metrics, monitor, monitor_socket,
+                   user_socket, voice, history, transcript, reports):
         for pattern, handler, *rest in module.routes:
             routes.append((root + pattern.lstrip("/"), handler, *rest))
     jinja = jinja2.Environment(
@@ -180,6 +189,7 @@ def make_app(services: Services) -> tornado.web.Application:
         codes=services.codes,
         interviews=services.interviews,
         cobrowse=services.cobrowse,
+        satisfaction=services.satisfaction,
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
         # Every open socket of this application: limits, closing, drain on shutdown.
