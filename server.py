@@ -34,6 +34,7 @@ from state.interview.library import BrokenInterviews, InterviewLibrary
 from state.livehelp.api import interview_namespace
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
+from state.livehelp.satisfaction import Satisfaction
 from state.livehelp.user_view import TELL_PLACES_SECONDS
 from state.phone.codes import AccessCodes
 from state.store.base import Store, StoreUnavailable
@@ -59,6 +60,7 @@ class Services:
     codes: AccessCodes
     interviews: InterviewLibrary
     cobrowse: CoBrowse
+    satisfaction: Satisfaction
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     # Serialises privilege changes so two admins demoting each other at once cannot
     # both pass the "last admin" check.
@@ -142,7 +144,8 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     livehelp = LiveHelp(store, hub, config)
     codes = AccessCodes(livehelp, config.twilio)
     cobrowse = CoBrowse(livehelp, config)
-    for extension in (cobrowse, codes):
+    satisfaction = Satisfaction(livehelp, config)
+    for extension in (cobrowse, codes, satisfaction):
         livehelp.add_extension(extension)
     cluster = None
     if config.cluster.redis_url:
@@ -162,6 +165,7 @@ def make_services(config: Config, store: Store | None = None) -> Services:
                                     api=interview_namespace()),
         cobrowse=cobrowse,
         cluster=cluster,
+        satisfaction=satisfaction,
     )
 
 
@@ -169,11 +173,15 @@ def make_app(services: Services) -> tornado.web.Application:
     """Join every handler module's routes under the url root and build the application."""
     from handlers import (
         admin,
+        admin_replies,
         auth,
+        history,
         interview,
         metrics,
         monitor,
         monitor_socket,
+        reports,
+        transcript,
         user_socket,
         voice,
     )
@@ -181,7 +189,8 @@ def make_app(services: Services) -> tornado.web.Application:
     config = services.config
     root = config.url_root
     routes = []
-    for module in (auth, admin, interview, metrics, monitor, monitor_socket, user_socket, voice):
+    for module in (auth, admin, admin_replies, interview, metrics, monitor, monitor_socket,
+                   user_socket, voice, history, transcript, reports):
         for pattern, handler, *rest in module.routes:
             routes.append((root + pattern.lstrip("/"), handler, *rest))
     jinja = jinja2.Environment(
@@ -200,6 +209,7 @@ def make_app(services: Services) -> tornado.web.Application:
         interviews=services.interviews,
         cobrowse=services.cobrowse,
         cluster=services.cluster,
+        satisfaction=services.satisfaction,
         login_throttle=services.login_throttle,
         account_lock=services.account_lock,
         # Every open socket of this application: limits, closing, drain on shutdown.

@@ -90,6 +90,14 @@ class FieldChange(Message, tag="field"):
     value: Any
 
 
+class Rate(Message, tag="rate"):
+    """The user's rating of the help chat that ended; `score` None: "No thanks". The
+    score's range and the comment's length are the satisfaction rule's to refuse in words."""
+
+    score: int | None
+    comment: str = ""
+
+
 # ---------------------------------------------------------------- operator socket
 class EntryMessage(Message):
     """An operator's message about one Monitor entry (`session`: the entry key)."""
@@ -197,6 +205,36 @@ class Press(EntryMessage, tag="press"):
     action: Action
 
 
+# Canned replies and notes (state/livehelp/desk_rules.py). Titles, texts and notes are
+# bounded by the desk's rules, which refuse in words; a reply's id is one the server gave.
+ReplyId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+
+
+class SaveReply(Message, tag="save_reply"):
+    """Add one of this operator's own replies (`id` None), or change one."""
+
+    client_id: ClientId
+    title: str
+    text: str
+    id: ReplyId | None = None
+
+
+class DeleteReply(Message, tag="delete_reply"):
+    client_id: ClientId
+    id: ReplyId
+
+
+class AddNote(EntryMessage, tag="add_note"):
+    """A note on the entry's session for the operators."""
+
+    client_id: ClientId
+    text: str
+
+
+class ListNotes(EntryMessage, tag="notes"):
+    pass
+
+
 # ---------------------------------------------------------------- both sockets
 class History(Message, tag="history"):
     """Both sockets: the next page of one conversation's messages after `after`."""
@@ -206,12 +244,13 @@ class History(Message, tag="history"):
 
 
 USER_MESSAGES = (UserHello, History, Activate, Deactivate, UserChat, LeaveMessage, UserTyping,
-                 Screen, FieldChange)
+                 Screen, FieldChange, Rate)
 MONITOR_MESSAGES = (MonitorHello, History, Read, SetStatus, SetRoles, SetPhone, SetCapacity,
                     OperatorChat, Take, ListOperators, CloseChat, Transfer, ReplyLeft,
                     HandleLeft,
                     OperatorTyping, Block, Unblock, PhoneForwarding, Observe, StopObserve,
-                    Control, StopControl, SetField, Press)
+                    Control, StopControl, SetField, Press,
+                    SaveReply, DeleteReply, AddNote, ListNotes)
 
 
 class Protocol:
@@ -262,6 +301,7 @@ _EXPECTED = [
     (re.compile(r"^Expected `str` of length <= (\d+)"), r"must be at most \1 characters long"),
     (re.compile(r"^Expected `array` of length <= (\d+)"), r"may hold at most \1 items"),
     (re.compile(r"^Expected `int` (>=|<=) "), "must be a whole number from 0 to 2^63-1"),
+    (re.compile(r"^Expected `int \| null`"), "must be a whole number or null"),
     (re.compile(r"^Expected `str`"), "must be a string"),
     (re.compile(r"^Expected `bool`"), "must be true or false"),
     (re.compile(r"^Expected `int`"), "must be a whole number"),

@@ -8,6 +8,7 @@ import tornado.web
 
 from handlers import messages
 from handlers.cobrowse_socket import MonitorCoBrowseMixin
+from handlers.monitor_desk import MonitorDeskMixin
 from handlers.socket_base import LiveSocket
 from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
@@ -21,7 +22,7 @@ from state.store.base import AuditEntry
 MONITOR_FLUSH_INTERVAL = 0.01
 
 
-class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
+class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
     protocol = messages.Protocol(messages.MONITOR_MESSAGES)
     operator_id: str | None = None
     flush_interval = MONITOR_FLUSH_INTERVAL
@@ -38,6 +39,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         self.subscribe(f"operator:{self.operator_id}")
         self.send(self.livehelp.monitor_snapshot(self.operator_id))
         await self.send_messages_left()
+        await self.send_canned_replies()
 
     async def send_messages_left(self) -> None:
         left = await self.store.list_left_messages()
@@ -58,6 +60,7 @@ class MonitorSocket(MonitorCoBrowseMixin, LiveSocket):
         entries = self.livehelp.listed_entries()
         self.send(self.livehelp.monitor_snapshot(self.operator_id, entries))
         await self.send_messages_left()
+        await self.send_canned_replies()
         held = {entry["conversation"] for entry in entries} & message.last_seq.keys()
         for conversation in sorted(held):
             after = message.last_seq[conversation] or 0

@@ -50,6 +50,12 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         self.subscribe(f"client:{self.client.key}")
         self.subscribe(f"session:{session_id}")
         self.send(self.livehelp.user_state(self.client))
+        # Whether this conversation was rated before (no chat of it can end before this).
+        await self.satisfaction.restore(self.client)
+
+    @property
+    def satisfaction(self):  # state.livehelp.satisfaction.Satisfaction
+        return self.settings["satisfaction"]
 
     async def on_message(self, raw: str | bytes) -> None:
         if self.client is not None:
@@ -86,7 +92,11 @@ class UserSocket(UserCoBrowseMixin, LiveSocket):
         self.livehelp.activate(self.client.key)
 
     async def on_deactivate(self, message: messages.Deactivate) -> None:
+        self.satisfaction.user_turns_off(self.client.key)  # a chat that ends now may be rated
         self.livehelp.deactivate(self.client.key)
+
+    async def on_rate(self, message: messages.Rate) -> None:
+        await self.satisfaction.rate(self.client.key, message.score, message.comment)
 
     @retry_after
     async def on_chat(self, message: messages.UserChat) -> None:

@@ -139,6 +139,20 @@ class RoutingFile(_Section):
     estimate_samples: Count = 20
 
 
+class SatisfactionFile(_Section):
+    """Ratings of help chats (state/livehelp/satisfaction.py)."""
+
+    # Ask the user to rate a help chat when it ends; an interview may say otherwise
+    # (set_live_help_status(rating=...)).
+    ask: Flag = True
+
+
+class ReportsFile(_Section):
+    """The reports page (/reports): admins always; advocates only when this says so."""
+
+    advocates: Flag = False
+
+
 class SignInFile(_Section):
     # A sign-in unused this long ends; none lasts longer than max days.
     idle_hours: Positive = 12.0
@@ -170,6 +184,8 @@ class ConfigFile(_Section):
     sign_in: SignInFile = msgspec.field(default_factory=SignInFile)
     routing: RoutingFile = msgspec.field(default_factory=RoutingFile)
     cluster: ClusterFile = msgspec.field(default_factory=ClusterFile)
+    satisfaction: SatisfactionFile = msgspec.field(default_factory=SatisfactionFile)
+    reports: ReportsFile = msgspec.field(default_factory=ReportsFile)
     metrics_localhost_only: Flag = True
     # The folder of interview files ("": the demo interviews that come with livehelp).
     interviews_dir: Text = ""
@@ -223,6 +239,8 @@ class Config:
     sign_in: SignInFile = field(default_factory=SignInFile)
     routing: RoutingFile = field(default_factory=RoutingFile)
     cluster: ClusterFile = field(default_factory=ClusterFile)
+    satisfaction: SatisfactionFile = field(default_factory=SatisfactionFile)
+    reports: ReportsFile = field(default_factory=ReportsFile)
 
     @property
     def database_path(self) -> Path:
@@ -335,6 +353,8 @@ def config_from_dict(raw: dict | None) -> Config:
         sign_in=file.sign_in,
         routing=file.routing,
         cluster=file.cluster,
+        satisfaction=file.satisfaction,
+        reports=file.reports,
         **msgspec.structs.asdict(file.live_help),
     )
 

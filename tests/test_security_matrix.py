@@ -17,6 +17,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import pytest
 import tornado.httpclient
@@ -27,7 +28,7 @@ from twilio.request_validator import RequestValidator
 
 import server as livehelp_server
 from state.config import Config, TwilioConfig
-from state.store.base import SessionRecord, User, new_id
+from state.store.base import ChatMessage, SessionRecord, User, new_id
 from tests.conftest import LiveServer, receive, serving
 
 PERSONAS = ("anonymous", "interviewee", "other", "advocate", "admin")
@@ -57,9 +58,20 @@ HTTP_TABLE = [
     ("GET", "register", ALL_OK),
     ("POST", "register", ALL_OK),
     ("GET", "monitor", (LOGIN, FORBIDDEN, LOGIN, OK, OK)),
+    # Transcripts: the interviewee's own conversation in S, and any for operators.
+    ("GET", "transcript/{single}", (FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+    ("GET", "transcript/{single}/download", (FORBIDDEN, OK, FORBIDDEN, FORBIDDEN, FORBIDDEN)),
+    ("GET", "history", (LOGIN, FORBIDDEN, LOGIN, OK, OK)),
+    ("GET", "history/{conversation}", (LOGIN, FORBIDDEN, LOGIN, OK, OK)),
+    ("GET", "history/{conversation}/download", (LOGIN, FORBIDDEN, LOGIN, OK, OK)),
     ("GET", "admin/users", (LOGIN, FORBIDDEN, LOGIN, FORBIDDEN, OK)),
     ("POST", "admin/users", (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     ("GET", "admin/audit", (LOGIN, FORBIDDEN, LOGIN, FORBIDDEN, OK)),
+    ("GET", "admin/replies", (LOGIN, FORBIDDEN, LOGIN, FORBIDDEN, OK)),
+    # Advocates too with `reports: advocates: true` (tests/test_reports.py).
+    ("GET", "reports", (LOGIN, FORBIDDEN, LOGIN, FORBIDDEN, OK)),
+    ("GET", "reports/conversations.csv", (LOGIN, FORBIDDEN, LOGIN, FORBIDDEN, OK)),
+    ("POST", "admin/replies", (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     # `metrics localhost only: false`: the view from anywhere but the server itself.
     ("GET", "metrics", (FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, OK)),
     # Twilio webhooks: an unsigned request is refused whoever sends it.
@@ -73,27 +85,29 @@ POST_BODIES = {
                  "password_again": "correct horse battery", "first_name": "N", "last_name": "P"},
     "admin/users": {"action": "add", "email": "added-{persona}@example.org",
                     "privilege": "user", "password": "correct horse battery"},
+    "admin/replies": {"action": "save", "title": "Hours {persona}", "text": "9 to 5"},
 }
 # Who may open each socket (the upgrade succeeds); everyone else is refused with 403.
 SOCKET_ACCESS = {"ws/user/{single}": {"interviewee"}, "ws/monitor": {"advocate", "admin"}}
 # The types each socket accepts from its client, as docs/protocol.md lists them (written
 # out here, not read from the handlers: the table is what they are checked against).
 USER_SOCKET_TYPES = frozenset({"hello", "history", "activate", "deactivate", "chat", "typing",
-                               "screen", "field"})
+                               "screen", "field", "rate"})
 MONITOR_SOCKET_TYPES = frozenset({
     "hello", "history", "set_status", "set_roles", "chat", "take", "typing", "block",
     "unblock", "set_phone", "phone", "observe", "stop_observe", "control", "stop_control",
-    "set_field", "press"})
+    "set_field", "press", "save_reply", "delete_reply", "add_note", "notes"})
 SOCKET_TYPES = {"ws/user/{single}": USER_SOCKET_TYPES, "ws/monitor": MONITOR_SOCKET_TYPES}
 # Operator powers the interviewee's socket must never accept, and the reverse.
 OPERATOR_ONLY_TYPES = {"set_status", "set_roles", "set_phone", "take", "block", "unblock",
                        "phone", "observe", "stop_observe", "control", "stop_control",
-                       "set_field", "press"}
-USER_ONLY_TYPES = {"activate", "deactivate", "screen", "field"}
+                       "set_field", "press", "save_reply", "delete_reply", "add_note", "notes"}
+USER_ONLY_TYPES = {"activate", "deactivate", "screen", "field", "rate"}
 # Types only the server sends (`set_field` and `press` are also operator requests): a
 # client sending one is refused on both sockets, as is a type nobody knows.
 SERVER_ONLY_TYPES = {"state", "ack", "error", "history_more", "monitor", "session",
                      "session_gone", "roles", "observe_screen", "observe_field", "observe_end",
+                     "canned_replies", "canned_reply", "canned_reply_gone", "note",
                      "launch_missiles"}
 ALL_TYPES = sorted(USER_SOCKET_TYPES | MONITOR_SOCKET_TYPES | SERVER_ONLY_TYPES)
 PROBE = "zz_probe"  # an unknown type sent after each probed one: its refusal ends the wait
@@ -155,7 +169,14 @@ async def matrix_on(server: LiveServer) -> Matrix:
         "advocate": await server.user_cookie(advocate),
         "admin": await server.user_cookie(admin),
     }
-    return Matrix(server, cookies, {name: r.id for name, r in records.items()},
+    # The interviewee's conversation in S has a message, so its transcripts have a page.
+    conversation = f"{records['single'].id}|u:{user.id}"
+    await server.services.store.add_message(ChatMessage(
+        conversation=conversation, session_id=records["single"].id, sender_key=f"u:{user.id}",
+        sender_role="user", text="hello", client_id=new_id()))
+    ids = {name: r.id for name, r in records.items()}
+    ids["conversation"] = quote(conversation, safe="")
+    return Matrix(server, cookies, ids,
                   {"interviewee": user, "advocate": advocate, "admin": admin})
 
 

@@ -64,8 +64,11 @@ def _roles(value: Any, argument: str) -> list[str]:
 
 
 def set_live_help_status(availability: str | None = None, mode: str | None = None,
-                         partner_roles: str | list[str] | None = None) -> None:
-    """Change the session's live-help settings; an omitted argument leaves its setting alone."""
+                         partner_roles: str | list[str] | None = None,
+                         rating: bool | None = None) -> None:
+    """Change the session's live-help settings; an omitted argument leaves its setting alone.
+    `rating`: whether a help chat's user is asked to rate it when it ends (default: the
+    config's `satisfaction: ask`)."""
     context = _context()
     settings = dict(context.record.live_help)
     if availability is not None:
@@ -82,6 +85,10 @@ def set_live_help_status(availability: str | None = None, mode: str | None = Non
         if not roles:
             raise ValueError("partner_roles must name at least one role")
         settings["partner_roles"] = roles
+    if rating is not None:
+        if not isinstance(rating, bool):
+            raise ValueError(f"rating must be True or False, not {rating!r}")
+        settings["rating"] = rating
     settings.setdefault("availability", UNAVAILABLE)
     settings.setdefault("mode", HELP)
     if settings["availability"] != UNAVAILABLE and not settings.get("partner_roles"):

@@ -36,11 +36,13 @@ class LiveHelpSettings:
     availability: str = UNAVAILABLE
     mode: str = HELP
     partner_roles: tuple[str, ...] = ()
+    # Ask the user to rate a help chat when it ends (satisfaction.py); None: the config's.
+    rating: bool | None = None
 
     @classmethod
     def of(cls, stored: Mapping[str, Any]) -> LiveHelpSettings:
         return cls(stored.get("availability", UNAVAILABLE), stored.get("mode", HELP),
-                   tuple(stored.get("partner_roles", ())))
+                   tuple(stored.get("partner_roles", ())), stored.get("rating"))
 
     @property
     def listed(self) -> bool:

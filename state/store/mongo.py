@@ -42,6 +42,7 @@ from state.store.desk import MongoDesk
 from state.store.group_commit import GroupCommit
 from state.store.history import MongoHistory, create_text_index
 from state.store.left_messages import MongoHandovers, MongoLeftMessages
+from state.store.reports import MongoReports
 
 # Long enough to ride out a replica-set election, short enough that a request
 # made while the database is down gets its 503 page promptly.
@@ -99,7 +100,8 @@ def _audit(document: dict[str, Any]) -> AuditEntry:
                       detail=document["detail"], time=_utc(document["time"]))
 
 
-class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Store):
+class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, MongoReports,
+                 Store):
     """Store in one MongoDB database."""
 
     _guard = staticmethod(_unavailable_on_connection_failure)

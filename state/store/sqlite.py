@@ -40,6 +40,7 @@ from state.store.desk import SQLiteDesk
 from state.store.group_commit import GroupCommit
 from state.store.history import SQLiteHistory, catch_up
 from state.store.left_messages import SQLiteHandovers, SQLiteLeftMessages
+from state.store.reports import SQLiteReports
 from state.store.sqlite_rows import (
     MESSAGE_COLUMNS,
     audit_from_row,
@@ -67,7 +68,8 @@ BUSY_TIMEOUT_MS = 5000
 # Chat messages written between two checkpoints of the write-ahead log.
 CHECKPOINT_MESSAGES = 5000
 
-class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory, Store):
+class SQLiteStore(SQLiteLeftMessages, SQLiteHandovers, SQLiteDesk, SQLiteHistory, SQLiteReports,
+                  Store):
     """Store in one SQLite file: chat batches on the event loop, the rest on one thread."""
 
     def __init__(self, path: Path) -> None:

@@ -8,7 +8,9 @@ import { UserCoBrowse } from "./livehelp-cobrowse.js";
 import { Composer, plainWords } from "./livehelp-composer.js";
 import { LeaveForm } from "./livehelp-leave.js";
 import { AvailabilityPopup } from "./livehelp-popup.js";
+import { RatingForm } from "./livehelp-rating.js";
 import { describeState } from "./livehelp-state.js";
+import { showTranscriptLinks } from "./transcript.js";
 
 const main = document.querySelector("main[data-session]");
 const sessionId = main && main.dataset.session;
@@ -56,6 +58,7 @@ class UserChat {
     this.lastOperator = null;
     this.transferredTo = null;
     this.leave = new LeaveForm((message) => this.send(message), () => this.state && this.drawState());
+    this.rating = new RatingForm((message) => this.send(message), () => this.state && this.drawState());
     this.input = $("lh-input");
     this.list = $("lh-messages");
     this.composer = new Composer(this.input, $("lh-counter"));
@@ -206,7 +209,7 @@ class UserChat {
   }
 
   onError(refusal) {
-    if (QUIET_REFS.has(refusal.ref) || this.leave.refused(refusal)) return;
+    if (QUIET_REFS.has(refusal.ref) || this.leave.refused(refusal) || this.rating.refused(refusal)) return;
     const message = { ...refusal, message: plainWords(refusal) };
     const rehello = (wait) => { this.helloTimer = setTimeout(() => this.hello(), wait); };
     if (handleRefusal(message, this.logs.values(), this.history, rehello)) return;
@@ -254,6 +257,7 @@ class UserChat {
     this.noteTransfer(state);
     if (state.active) this.error("");
     this.cobrowse.state(state);
+    this.rating.state(state);
     this.drawState();
     this.draw();
     if (this.ready) this.log.flush();
@@ -301,7 +305,7 @@ class UserChat {
     const state = this.state;
     const view = describeState(state, { turningOn: this.resuming || this.activating,
       ended: this.socket.closedForGood, transferredTo: this.transferredTo,
-      leaveDraft: this.leave.draft, left: this.leave.left });
+      leaveDraft: this.leave.draft, left: this.leave.left, ...this.rating.page });
     const icon = $("lh-chat-icon");
     if (icon) {
       icon.dataset.state = view.icon.on ? "on" : "off";
@@ -336,6 +340,7 @@ class UserChat {
     const queue = $("lh-queue");
     if (queue.textContent !== view.queue) queue.textContent = view.queue;
     this.leave.draw(view.leave, view.maxChars);
+    this.rating.draw(view.rating);
   }
 
   draw() {
@@ -352,6 +357,7 @@ class UserChat {
     });
     if (following || this.justSent) this.keepLastInView();
     this.justSent = false;
+    showTranscriptLinks(this.log.bySeq.size > 0);
   }
 
   /** On a phone, whether the last message is in view above the message box (the person

@@ -16,6 +16,20 @@ const START_NEW = "Start a new chat";
 // Also the words for the server's `not_now` refusal (livehelp-leave.js).
 export const NOT_NOW = "An operator can chat with you now: start a chat instead.";
 const LEFT = "Your message was left. An operator will answer here; come back to this page to read the answer.";
+// Rating a help chat that ended (livehelp-rating.js; docs/protocol.md, "Satisfaction").
+export const RATING = {
+  heading: "Rate this chat",
+  question: "How was this chat?",
+  scores: ["1 - Very poor", "2 - Poor", "3 - Fair", "4 - Good", "5 - Very good"],
+  comment: "Anything you would like to add? (optional)",
+  send: "Send",
+  skip: "No thanks",
+  sending: "Sending your rating…",
+  noScore: "Choose a rating from 1 to 5, or press “No thanks”.",
+  thanks: "Thank you for rating this chat.",
+  already: "You rated this chat already.",
+  notConnected: "Not connected just now; try again in a moment.",
+};
 
 function count(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
@@ -74,6 +88,18 @@ function operatorSentence(state, active, inLine, transferredTo) {
   return n > 0 ? `${count(n, "operator", "operators")} standing by.` : "No operators are available right now.";
 }
 
+/** The rating part: the form while a chat that ended waits for its rating, and what the
+ * page says once it has one (this page sent it, or another page of this person did). */
+function ratingView(state, active, page) {
+  let done = "";
+  if (state.rating === "rated" && !active) {
+    // After a reload the page has sent nothing: the form simply stays away.
+    if (page.ratedElsewhere) done = RATING.already;
+    else if (page.ratingSent) done = RATING.thanks;
+  }
+  return { shown: state.rating === "ask" && !active, done };
+}
+
 /** The "leave a message" part: shown, and the sentence that leads into it. */
 function leaveView(state, active, inLine, page) {
   const draft = Boolean(page.leaveDraft) && !active;
@@ -106,14 +132,17 @@ function iconOf(state, offered, operatorOnline) {
 /**
  * @param {object|null} state  the server's latest `state`; null before the first one
  * @param {{turningOn?: boolean, ended?: boolean, transferredTo?: string, leaveDraft?: boolean,
- *   left?: boolean}} page  what only the page knows: it is turning chat back on after a
+ *   left?: boolean, ratingSent?: boolean, ratedElsewhere?: boolean}} page  what only the page knows: it is turning chat back on after a
  *   reconnect (what is typed meanwhile waits as "sending…"); the server closed its socket
  *   for good; the conversation passed to the operator `transferredTo` while chat was on;
- *   something is typed in the leave-a-message form; a message was left from this page
+ *   something is typed in the leave-a-message form; a message was left from this page;
+ *   this page sent the rating that was stored; the conversation was rated by another
+ *   page of this person (or before a restart) while this one offered the form
  * @returns {{status: string, queue: string, input: boolean, composerShown: boolean,
  *   placeholder: string, activateShown: boolean, activateEnabled: boolean,
  *   activateLabel: string, deactivateShown: boolean, leave: {shown: boolean, lead: string,
- *   done: string, again: boolean}, icon: {on: boolean, label: string, text: string},
+ *   done: string, again: boolean}, rating: {shown: boolean, done: string},
+ *   icon: {on: boolean, label: string, text: string},
  *   operatorOnline: boolean, maxChars: number}}
  *   `operatorOnline`: an operator could chat with this person now (the popup's cue).
  *   `queue`: the place in line in words ("" when not in line): its own status line,
@@ -122,7 +151,7 @@ function iconOf(state, offered, operatorOnline) {
 export function describeState(state, page = {}) {
   const ended = Boolean(page.ended);
   const base = { queue: "", composerShown: true, activateLabel: ACTIVATE,
-    leave: { shown: false, lead: "", done: "", again: false } };
+    leave: { shown: false, lead: "", done: "", again: false }, rating: { shown: false, done: "" } };
   if (!state) {
     return { ...base, status: "Connecting…", input: false, placeholder: placeholderFor(ACTIVATE),
       activateShown: true, activateEnabled: false, deactivateShown: false,
@@ -151,6 +180,7 @@ export function describeState(state, page = {}) {
   const status = [operatorSentence(state, active, inLine, page.transferredTo), peerSentence(state)]
     .filter(Boolean).join(" ");
   const leave = leaveView(state, active, inLine, page);
+  const rating = ratingView(state, active, page);
   const activateLabel = state.closed_by ? START_NEW : ACTIVATE;
   let placeholder = PLACEHOLDER_UNAVAILABLE;
   if (input) placeholder = inLine && !state.operator_name ? PLACEHOLDER_IN_LINE : PLACEHOLDER_TYPE;
@@ -160,14 +190,16 @@ export function describeState(state, page = {}) {
     queue,
     input,
     // A dead message box beside the leave form would only confuse: while leaving a
-    // message is the one way to write, the chat box goes.
-    composerShown: input || !(leave.shown || state.can_leave_message),
+    // message is the one way to write, the chat box goes; so it does under the rating
+    // form, which it would cover at the bottom of a phone's screen.
+    composerShown: input || !(leave.shown || state.can_leave_message || rating.shown),
     placeholder,
     activateShown: !active,
     activateEnabled: Boolean(state.can_activate) && !ended,
     activateLabel,
     deactivateShown: active,
     leave,
+    rating,
     icon,
     operatorOnline,
     maxChars,

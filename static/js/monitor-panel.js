@@ -1,11 +1,14 @@
 // An open entry's panel: who is in the session, the note of a transfer, the actions
 // (Transfer, Close chat, Observe, Join, Block/Unblock, Forward calls, Take over), the
 // observe view, the conversation (a role="log" around the keyed list that renderChat
-// appends to) and a composer that grows from one line. Built the first time the entry
-// opens.
+// appends to), a composer that grows from one line with its `/` picker of saved replies
+// (monitor-canned.js), and the notes for operators (monitor-notes.js). Built the first
+// time the entry opens.
 
 import { renderChat, senderLabel } from "./lh-chat-log.js";
 import { make, pageUrl, typingNotifier } from "./lh-socket.js";
+import { ReplyPicker } from "./monitor-canned.js";
+import { NotesSection } from "./monitor-notes.js";
 
 // Typing indicators vanish on their own if the "stopped" frame never comes.
 const TYPING_TIMEOUT_MS = 6000;
@@ -88,16 +91,29 @@ export class EntryPanel {
       this.closing = true;
       monitor.send({ type: "close_chat", session: entry.key });
     });
+    this.notes = new NotesSection(this);
+    // The whole conversation so far (handlers/transcript.py), in a tab of its own so the
+    // Monitor stays open.
+    const transcript = make("a", "entry-transcript", "Transcript");
+    transcript.href = pageUrl(`history/${encodeURIComponent(entry.data.conversation || entry.data.session)}`);
+    transcript.target = "_blank";
+    transcript.rel = "noopener";
+    transcript.append(make("span", "visually-hidden", " (opens in a new tab)"));
     const actions = make("div", "entry-actions");
     actions.append(this.taken, this.transferButton, this.closeButton, this.observe, this.joinForm,
-      this.block, this.phone);
+      this.block, this.phone, this.notes.toggle, transcript);
 
+    // The box inside the combobox of saved replies; their list goes under the row.
+    const combo = make("div", "chat-combo");
+    combo.append(this.input);
+    this.picker = new ReplyPicker(this, combo);
     const row = make("div", "chat-row");
-    row.append(this.input, this.send, this.typing);
-    form.append(this.label, row);
+    row.append(combo, this.send, this.typing);
+    form.append(this.label, row, this.picker.list);
     const bottom = make("div", "panel-bottom");
     bottom.append(form, actions);
-    panel.append(this.participants, this.transferNote, this.observeView, this.logBox, bottom);
+    panel.append(this.participants, this.transferNote, this.observeView, this.logBox, bottom,
+      this.notes.element);
 
     const typing = typingNotifier((on) => monitor.send({ type: "typing", session: entry.key, typing: on }));
     form.addEventListener("submit", (event) => {
@@ -105,6 +121,7 @@ export class EntryPanel {
       this.submit(typing);
     });
     this.input.addEventListener("keydown", (event) => {
+      if (this.picker.keydown(event)) return; // the open list of saved replies has the keys
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submit(typing);
@@ -176,6 +193,7 @@ export class EntryPanel {
     const monitor = this.monitor;
     const who = data.user_name ? data.user_name.split(" ")[0] : (data.user_label || "the user");
     this.label.textContent = `Message to ${who}`;
+    this.picker.label(this.label.textContent);
     this.logBox.setAttribute("aria-label", `Conversation with ${entry.who}`);
     const people = data.participants || [];
     this.participants.hidden = !entry.shared;
@@ -233,7 +251,7 @@ export class EntryPanel {
     const open = Boolean(data.chat) && !ended;
     this.input.disabled = !open;
     this.send.disabled = !open;
-    let placeholder = `Message to ${this.label.textContent.slice("Message to ".length)} (Enter sends)`;
+    let placeholder = `Message to ${this.label.textContent.slice("Message to ".length)} (Enter sends, / for saved replies)`;
     if (ended) placeholder = "Not connected.";
     else if (!open) placeholder = data.mode === "peer" ? "Operators do not chat in this session."
       : "The user is not in a chat with operators now.";
@@ -253,10 +271,11 @@ export class EntryPanel {
     });
   }
 
-  /** The panel became visible: show the latest messages. */
+  /** The panel became visible: show the latest messages; the notes, once per socket. */
   shown() {
     this.messages.scrollTop = this.messages.scrollHeight;
     this.grow();
+    this.notes.shown();
   }
 
   /** Into the message box, when the chat allows; false when it does not. */
@@ -274,6 +293,8 @@ export class EntryPanel {
 
   remove() {
     this.resizes.disconnect();
+    this.picker.remove();
+    this.notes.remove();
     if (this.unsubscribe) this.unsubscribe();
     clearTimeout(this.typingTimer);
   }

@@ -11,10 +11,13 @@ import { HistoryAsker, handleRefusal } from "./lh-history.js";
 import { LiveSocket, newClientId, pageUrl } from "./lh-socket.js";
 import { Alerts } from "./monitor-alerts.js";
 import { Announcer } from "./monitor-announce.js";
+import { CannedReplies } from "./monitor-canned.js";
 import { SessionEntry } from "./monitor-entry.js";
 import { setupKeys } from "./monitor-keys.js";
 import { LeftMessages } from "./monitor-left.js";
 import { SessionList } from "./monitor-list.js";
+import { MyReplies } from "./monitor-myreplies.js";
+import { Notes } from "./monitor-notes.js";
 import { Settings } from "./monitor-settings.js";
 import { setServerNow } from "./monitor-time.js";
 import { TransferDialog } from "./monitor-transfer.js";
@@ -47,10 +50,16 @@ class Monitor {
     this.alerts = new Alerts(this);
     this.left = new LeftMessages(this);
     this.transfer = new TransferDialog(this);
+    this.canned = new CannedReplies(); // the `/` picker's replies (monitor-canned.js)
+    this.myReplies = new MyReplies(this);
+    this.notes = new Notes(this);
     setupKeys(this);
     this.socket = new LiveSocket("ws/monitor", {
       notice: document.getElementById("connection"),
-      onOpen: () => this.hello(),
+      onOpen: () => {
+        this.hello();
+        this.notes.reconnected(); // after the snapshot: notes added while it was down
+      },
       onMessage: (message) => this.receive(message),
       onDown: () => this.down(),
       onEnded: ({ words }) => this.ended(words),
@@ -214,6 +223,16 @@ class Monitor {
     this.left.remove(message.id);
   }
 
+  on_canned_replies(message) { this.canned.setAll(message.replies || []); }
+
+  on_canned_reply(message) { this.canned.upsert(message.reply); }
+
+  on_canned_reply_gone(message) { this.canned.remove(message.id); }
+
+  on_notes(message) { this.notes.listed(message); }
+
+  on_note(message) { this.notes.added(message); }
+
   /** Who can take a conversation now: the transfer dialog's choices. */
   on_operators(message) {
     this.transfer.listed(message);
@@ -263,7 +282,7 @@ class Monitor {
   }
 
   on_ack(message) {
-    if (this.left.acked(message)) return;
+    if (this.left.acked(message) || this.myReplies.acked(message) || this.notes.acked(message)) return;
     const log = this.logs.get(message.conversation);
     if (log) log.ack(message.client_id, message.seq);
   }
@@ -284,7 +303,8 @@ class Monitor {
       this.settings.capacityRefused(message.message);
       return;
     }
-    if (this.transfer.refused(message) || this.left.refused(message)) return;
+    if (this.transfer.refused(message) || this.left.refused(message)
+      || this.myReplies.refused(message) || this.notes.refused(message)) return;
     if (message.ref === "close_chat") {
       for (const entry of this.entries.values()) if (entry.panel) entry.panel.closing = false;
     }

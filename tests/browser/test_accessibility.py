@@ -4,10 +4,13 @@ pages that say something went wrong."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import sign_in
+from tests.browser.history_seed import seed
 from tests.browser.monitor_visitors import LAPTOP, PHONE, Visitor
 from tests.browser.test_monitor_chat import (
     activate,
@@ -86,6 +89,47 @@ async def test_the_admin_pages_have_no_violations(live_server, new_context) -> N
     await live_server.add_user("root@example.com", ("admin",))
     page = await (await new_context()).new_page()
     await sign_in(page, live_server, "root@example.com")
-    for path in ("admin/users", "admin/audit"):
+    for path in ("admin/users", "admin/audit", "admin/replies"):
         await page.goto(live_server.url(path))
         await assert_no_violations(page, path)
+
+
+async def test_the_history_and_transcript_pages_have_no_violations(live_server, new_context) -> None:
+    conversation = await seed(live_server)
+    await live_server.add_user("op@example.com", ("advocate",))
+    page = await (await new_context()).new_page()
+    await sign_in(page, live_server, "op@example.com")
+    # Each address names its zone, so no page replaces itself while axe reads it.
+    for path in ("history?tz=UTC", "history?tz=UTC&q=deposit", "history?tz=UTC&to=someday",
+                 f"history/{quote(conversation, safe='')}?tz=UTC"):
+        await page.goto(live_server.url(path))
+        await assert_no_violations(page, path)
+
+
+async def test_the_reports_page_and_the_rating_prompt_have_no_violations(
+        live_server, new_context) -> None:
+    # Imported here: both modules import assert_no_violations from this one.
+    from tests.browser.test_help_tab import Operator
+    from tests.browser.test_reports import open_reports, seed_month
+
+    await seed_month(live_server)
+    page = await open_reports(new_context, live_server)
+    await page.goto(live_server.url("reports?tz=UTC"))
+    await expect(page.locator("canvas[data-drawn]")).to_have_count(7)
+    await page.locator("#chart-waiting summary").click()  # a table open too
+    await assert_no_violations(page, "reports")
+    await page.goto(live_server.url("reports?tz=UTC&from=2026-05-10&to=2026-05-01"))
+    await assert_no_violations(page, "reports with a bad range")
+
+    olga = await Operator.connect(live_server, available=True)
+    user = await open_interviewee(new_context, live_server)
+    await activate(user)
+    await user_says(user, "Hello")
+    await olga.got("Hello")
+    await olga.say("Hello, how can I help?")
+    await olga.send(type="close_chat", session=olga.key())
+    await expect(user.get_by_role("form", name="Rate this chat")).to_be_visible()
+    await user.locator("#lh-rate-send").click()  # no score chosen: the words under the choices
+    await expect(user.locator("#lh-rate-score-error")).not_to_be_empty()
+    await assert_no_violations(user, "Help tab offering a rating")
+    await olga.close()
