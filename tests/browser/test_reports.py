@@ -6,6 +6,7 @@ download; the date form refuses a bad range in words."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,6 +74,8 @@ async def open_reports(new_context, live_server, viewport=LAPTOP) -> Page:
     page = await (await new_context(viewport=viewport)).new_page()
     await sign_in(page, live_server, "root@example.org")
     await page.get_by_role("link", name="Reports").click()  # from the menu
+    # The page adds the browser's zone to its address (transcript.js) and loads again.
+    await page.wait_for_url(re.compile(r"[?&]tz="))
     await expect(page.get_by_role("heading", name="Reports", level=1)).to_be_visible()
     return page
 
