@@ -264,18 +264,22 @@ def folded_through(path: Path) -> int:
 
 async def test_chat_reaches_the_history_a_moment_after_it_is_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In chunks (two messages here), so that chat never waits long for the lock."""
     monkeypatch.setattr(history, "CATCH_UP_SECONDS", 0.01)
+    monkeypatch.setattr(history, "CATCH_UP_CHUNK", 2)
     path = tmp_path / "livehelp.sqlite3"
     store = SQLiteStore(path)
     await store.open()
     try:
-        await say(store, "c-1", "deposit", 0)
-        assert folded_through(path) == 0  # the write itself folds nothing in
+        for minute in range(5):
+            await store.add_message(ChatMessage(
+                conversation="c-1", session_id="s-1", sender_key="k", sender_role="user",
+                text=f"deposit {minute}", client_id=str(minute)))
         for _ in range(1000):  # the sentinel: the catch-up has run, no query asked for it
-            if folded_through(path) == 1:
+            if folded_through(path) == 5:
                 break
             await asyncio.sleep(0.01)
-        assert folded_through(path) == 1
+        assert folded_through(path) == 5
     finally:
         await store.close()
 
@@ -287,6 +291,7 @@ async def test_a_query_and_a_reopened_store_fold_in_what_was_not_yet(
     store = SQLiteStore(path)
     await store.open()
     await say(store, "c-1", "deposit one", 0)
+    assert folded_through(path) == 0  # the write itself folds nothing in
     assert await found(store, "deposit") == [("c-1", 1)]  # a query catches up first
     await say(store, "c-1", "deposit two", 1)
     await store.close()  # as a crash would: the second message not folded in
