@@ -11,10 +11,14 @@ import abc
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 # 3: sign-ins (server-side sign-in sessions). 5: handovers. 6: canned replies, notes,
 # ratings. 7: searchable chat history.
 SCHEMA_VERSION = 7
+if TYPE_CHECKING:  # reports.py builds on this module
+    from state.store.reports import ReportDays, ReportTotals
+
 PRIVILEGES = ("admin", "advocate", "user")
 OPERATOR_PRIVILEGES = ("admin", "advocate")
 
@@ -448,6 +452,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def list_ratings(self, since: datetime, until: datetime) -> list[Rating]:
         """Those made in [since, until), oldest first."""
+
+    @abc.abstractmethod
+    async def has_rating(self, conversation: str) -> bool: ...
+
+    # reports (state/store/reports.py)
+    @abc.abstractmethod
+    async def report_totals(self, days: ReportDays) -> ReportTotals:
+        """What the reports page draws, counted over `days`."""
 
     # audit
     @abc.abstractmethod
