@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import tornado.web
 
 from handlers.base import BaseHandler, operator_required
+from handlers.history import FormError, parse_day
 from state.livehelp.transcript import TimeZone
 from state.store.report_figures import CHART_IDS, Chart, Report, build_report, duration_words
 from state.store.reports import ReportDays
@@ -26,22 +27,6 @@ DEFAULT_DAYS = 30
 MOST_DAYS = 366
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@")
-
-
-class RangeError(ValueError):
-    """The date range cannot be used; the words say why and what to do."""
-
-    def __init__(self, field_name: str, words: str) -> None:
-        super().__init__(words)
-        self.field_name = field_name
-
-
-def _day(text: str, field_name: str, label: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise RangeError(field_name, f"“{label}” is not a date: write it as year-month-day, "
-                         "for example 2026-05-31.") from None
 
 
 @dataclass
@@ -57,14 +42,14 @@ class ReportRange:
     error_field: str = ""
 
     def check(self) -> None:
-        first = _day(self.first_text, "from", "From")
-        last = _day(self.last_text, "to", "To")
+        first = parse_day(self.first_text, "from", "From")
+        last = parse_day(self.last_text, "to", "To")
         if first > last:
-            raise RangeError("from", f"“From” ({first}) is after “To” ({last}): no day is in "
+            raise FormError("from", f"“From” ({first}) is after “To” ({last}): no day is in "
                              "between. Swap them.")
         days = (last - first).days + 1
         if days > MOST_DAYS:
-            raise RangeError("from", f"These dates span {days:,} days: choose at most "
+            raise FormError("from", f"These dates span {days:,} days: choose at most "
                              f"{MOST_DAYS} days (a year).")
         self.first, self.last = first, last
 
@@ -125,7 +110,7 @@ class ReportsBase(BaseHandler):
             self.get_query_argument("to", "").strip()[:40] or str(today), zone)
         try:
             asked.check()
-        except RangeError as error:
+        except FormError as error:
             asked.error, asked.error_field = str(error), error.field_name
         return asked
 
