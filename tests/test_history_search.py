@@ -284,6 +284,28 @@ async def test_chat_reaches_the_history_a_moment_after_it_is_written(
         await store.close()
 
 
+async def test_a_catch_up_that_finds_the_file_busy_waits_on_the_store_thread(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop's connection never waits for the lock: while another connection holds
+    it (a backup, say), the store's thread folds the messages in once it is free."""
+    monkeypatch.setattr(history, "CATCH_UP_SECONDS", 3600)
+    path = tmp_path / "livehelp.sqlite3"
+    store = SQLiteStore(path)
+    await store.open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        await say(store, "c-1", "deposit", 0)
+        other.execute("BEGIN IMMEDIATE")  # the write lock, held elsewhere
+        catching_up = asyncio.ensure_future(store._catch_up_now())
+        await asyncio.sleep(0)  # its first step: refused the lock on the loop, to the thread
+        other.execute("COMMIT")
+        await asyncio.wait_for(catching_up, 10)
+        assert folded_through(path) == 1
+    finally:
+        other.close()
+        await store.close()
+
+
 async def test_a_query_and_a_reopened_store_fold_in_what_was_not_yet(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(history, "CATCH_UP_SECONDS", 3600)
