@@ -15,6 +15,7 @@ import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 import tornado.ioloop
@@ -25,8 +26,6 @@ from handlers import http_limits, metrics, rights, shutdown
 from handlers.socket_registry import SocketRegistry
 from state.accounts import cli, users
 from state.accounts.throttle import LoginThrottle
-from state.cluster import Cluster
-from state.cluster.relay import relayed
 from state.cobrowse.control import CoBrowse
 from state.config import Config, ConfigError, load_config
 from state.interview.check import check_paths
@@ -38,6 +37,9 @@ from state.livehelp.satisfaction import Satisfaction
 from state.livehelp.user_view import TELL_PLACES_SECONDS
 from state.phone.codes import AccessCodes
 from state.store.base import Store, StoreUnavailable
+
+if TYPE_CHECKING:
+    from state.cluster import Cluster
 
 HERE = Path(__file__).resolve().parent
 DEMO_INTERVIEWS = HERE / "interviews"
@@ -148,7 +150,10 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     for extension in (cobrowse, codes, satisfaction):
         livehelp.add_extension(extension)
     cluster = None
-    if config.cluster.redis_url:
+    if config.cluster.redis_url:  # one process imports nothing of Redis
+        from state.cluster import Cluster
+        from state.cluster.relay import relayed
+
         cluster = Cluster(config.cluster.redis_url,
                           config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
                           hub.deliver, config.cluster.dead_after_seconds,
