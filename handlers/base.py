@@ -30,6 +30,10 @@ BROWSER_COOKIE = "lh_browser"
 SESSIONS_COOKIE = "lh_sessions"
 # Signed cookies older than this are refused (the browser and session grants).
 COOKIE_DAYS = 30
+# Cluster mode: an interview's page requests go where its session's sockets go (the
+# session's home process): nginx hashes this cookie, which holds what a socket's path
+# holds, the session id (docs/deployment.md). Scoped to the interview's pages.
+HOME_COOKIE = "lh_home"
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -163,6 +167,12 @@ class BaseHandler(tornado.web.RequestHandler):
         grants = self.session_grants()
         grants[interview] = session_id
         self.set_app_cookie(SESSIONS_COOKIE, json.dumps(grants))
+
+    def show_home(self, interview: str, session_id: str) -> None:
+        """Cluster mode: where this interview's next page requests must go (HOME_COOKIE)."""
+        if self.settings.get("cluster") is not None and self.get_cookie(HOME_COOKIE) != session_id:
+            self.set_cookie(HOME_COOKIE, session_id, expires_days=COOKIE_DAYS, httponly=True,
+                            samesite="Lax", path=f"{self.config.url_root}interview/{interview}")
 
     def may_use_session(self, session_id: str) -> bool:
         return session_id in self.session_grants().values()

@@ -128,6 +128,7 @@ class InterviewHandler(InterviewBase):
                 self.livehelp.client_seen(client_key(record.id, self.participant_key))
         if is_new:
             self.grant_session(interview.name, record.id)
+        self.show_home(interview.name, record.id)
         self.show(interview, record, page, interview_help)
 
     async def post(self, name: str) -> None:

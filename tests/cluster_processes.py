@@ -21,7 +21,9 @@ pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-    access_log off;
+    # Which process served each request, and the home cookie it carried (the tests read it).
+    log_format upstream '$request_uri $cookie_lh_home $upstream_addr';
+    access_log {dir}/access.log upstream;
     client_body_temp_path {dir}/body;
     proxy_temp_path {dir}/proxy;
     fastcgi_temp_path {dir}/fastcgi;
@@ -59,6 +61,14 @@ class Nginx:
             [executable, "-p", str(directory), "-c", str(directory / "nginx.conf")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, self.process)
+
+    def served(self) -> list[tuple[str, str, str]]:
+        """(path, lh_home cookie or "-", upstream port) of every request so far."""
+        rows = []
+        for line in (self.directory / "access.log").read_text().splitlines():
+            path, home, upstream = line.split(" ")
+            rows.append((path, home, upstream.rpartition(":")[2]))
+        return rows
 
     def stop(self) -> None:
         stop_process(self.process, signal.SIGQUIT)

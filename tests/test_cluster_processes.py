@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import tornado.httpclient
 
 from bench.common import LiveHelpProcess, connect, receive, seed, sign_in
 from state.store.base import SessionRecord, User
@@ -23,6 +24,8 @@ WAIT_SECONDS = 20.0
 # Sessions and browsers a session: were the hashing to ignore the session, all
 # browsers of every session would meet on one process with a chance of 1 in 4,096.
 SESSIONS, BROWSERS = 4, 4
+INTERVIEW = "chat_example"  # a demo interview
+PAGES = 8
 
 
 @dataclass
@@ -46,7 +49,8 @@ async def cluster(tmp_path: Path, mongo_uri: str,
     database = f"cluster_{secrets.token_hex(4)}"
     store = MongoStore(mongo_uri, database)
     await store.open()
-    records, [operator] = await seed(store, sessions=SESSIONS, operators=1)
+    records, [operator] = await seed(store, sessions=SESSIONS, operators=1,
+                                     interview=INTERVIEW)
     await sign_in(store, operator)
     await store.close()
     secret = secrets.token_urlsafe(48)
@@ -122,3 +126,36 @@ async def test_nginx_keeps_every_socket_of_a_session_on_one_process(cluster: Clu
     assert placed == [[0, BROWSERS]] * SESSIONS  # never split between the processes
     for ws in sockets:
         ws.close()
+
+
+async def test_an_interviews_pages_reach_the_process_of_its_sessions_sockets(
+        cluster: Cluster) -> None:
+    """What a page changes, the session's home must know: its pages go there too."""
+    base = f"http://127.0.0.1:{cluster.nginx.port}"
+    record = cluster.records[0]
+    cookie = cluster.a.session_cookie(record, "browser-1")
+    ws = await connect(f"ws://127.0.0.1:{cluster.nginx.port}/ws/user/{record.id}", cookie,
+                       port=cluster.nginx.port)
+    await receive(ws, "state")
+    client = tornado.httpclient.AsyncHTTPClient()
+    first = await client.fetch(f"{base}/interview/{INTERVIEW}", headers={"Cookie": cookie})
+    home_cookie = next(value.split(";")[0] for value in first.headers.get_list("Set-Cookie")
+                       if value.startswith("lh_home="))
+    assert home_cookie == f"lh_home={record.id}"
+    for _ in range(PAGES):
+        await client.fetch(f"{base}/interview/{INTERVIEW}",
+                           headers={"Cookie": f"{cookie}; {home_cookie}"})
+    # The socket's process holds its client (nginx logs a socket only when it closes).
+    [socket_home] = [str(process.port) for process in (cluster.a, cluster.b)
+                     if (await metrics(process.port)).get("livehelp_clients") == 1]
+    pages = [port for path, home, port in cluster.nginx.served()
+             if path.startswith("/interview/") and home == record.id]
+    assert pages == [socket_home] * PAGES
+    ws.close()
+
+
+async def test_one_process_sets_no_home_cookie(live_server) -> None:
+    response = await live_server.fetch(f"interview/{INTERVIEW}")
+    cookies = response.headers.get_list("Set-Cookie")
+    assert any(value.startswith("lh_sessions=") for value in cookies)  # the page was served
+    assert not any(value.startswith("lh_home=") for value in cookies)
