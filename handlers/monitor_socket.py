@@ -38,8 +38,14 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
         self.subscribe("monitor")
         self.subscribe(f"operator:{self.operator_id}")
         self.send(self.livehelp.monitor_snapshot(self.operator_id))
+        self.send_cluster_state()
         await self.send_messages_left()
         await self.send_canned_replies()
+
+    def send_cluster_state(self) -> None:
+        """Cluster mode: whether the other processes' live updates reach this process."""
+        if (cluster := self.settings.get("cluster")) is not None:
+            self.send(cluster.state())
 
     async def send_messages_left(self) -> None:
         left = await self.store.list_left_messages()
@@ -59,6 +65,7 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
         limits_of(self).check_replay()
         entries = self.livehelp.listed_entries()
         self.send(self.livehelp.monitor_snapshot(self.operator_id, entries))
+        self.send_cluster_state()
         await self.send_messages_left()
         await self.send_canned_replies()
         held = {entry["conversation"] for entry in entries} & message.last_seq.keys()

@@ -33,10 +33,18 @@ class Process:
         self.cluster = Cluster(url, name, self.hub.deliver, dead_after, lambda: self.entries)
         self.hub.relay, self.hub.relays = self.cluster.relay, relayed
         self.seen: dict[str, list[dict]] = {}
+        self.states: list[bool] = []  # what its Monitors were told: live updates or not
 
     def listen(self, channel: str) -> list[dict]:
         received = self.seen.setdefault(channel, [])
-        self.hub.subscribe(channel, received.append)
+
+        def arrived(message: dict) -> None:
+            if message.get("type") == "cluster":
+                self.states.append(message["live"])
+            else:
+                received.append(message)
+
+        self.hub.subscribe(channel, arrived)
         return received
 
 
@@ -88,12 +96,14 @@ async def test_without_redis_events_stay_local_and_the_relay_comes_back_by_itsel
     assert at_a == [{"n": "while down"}]  # this process's own operators still get it
     assert a.cluster.relay.figures["events_dropped"] == 1
     assert a.cluster.figures()["redis_connected"] == 0
+    assert a.states == [False]  # its Monitors are told
     redis_server.start()
     await until(lambda: a.cluster.relay.connected and b.cluster.relay.connected)
     await asyncio.wait_for(resynced.wait(), WAIT_SECONDS)  # snapshots are sent again
     a.hub.publish("monitor", {"n": "back"})
     await until(lambda: at_b)
     assert at_b == [{"n": "back"}]
+    assert a.states == [False, True]
     assert b.cluster.relay.figures["redis_reconnects"] >= 1
 
 

@@ -43,12 +43,23 @@ class Cluster:
         self.remote = RemoteEntries()
         self.relay = RedisRelay(self._redis, process, self._arrived)
         self.relay.on_connect.append(self._connected)
+        self.relay.on_disconnect.append(self._tell_state)
         self.presence = Presence(self._redis, process, dead_after_seconds)
 
+    def state(self) -> dict:
+        """What this process's Monitors are told: whether the other processes' live
+        updates reach them (docs/protocol.md, `cluster`)."""
+        return {"type": "cluster", "live": self.relay.connected}
+
+    def _tell_state(self) -> None:
+        self._deliver("monitor", self.state())
+
     def _connected(self) -> None:
-        """Connected to Redis (again): say what this process holds, ask for the others'."""
+        """Connected to Redis (again): say what this process holds, ask for the others',
+        and tell this process's Monitors that live updates flow."""
         self._send_entries()
         self.relay.send(CLUSTER_CHANNEL, orjson.dumps({"type": "entries_wanted"}))
+        self._tell_state()
 
     def _send_entries(self) -> None:
         self.relay.send(CLUSTER_CHANNEL, orjson.dumps(

@@ -11,7 +11,7 @@ Redis pub/sub drops what it cannot deliver (a subscriber too slow or disconnecte
 and the relay drops what is published while it is disconnected: nothing relies on
 pub/sub for correctness. Chat pages fill gaps by seq from the store; the relay calls
 `on_connect` after every connect (the first and each reconnect) so that snapshots
-are sent again. The figures
+are sent again, and `on_disconnect` when Redis goes, so that Monitors can say so. The figures
 count what was sent, received and dropped.
 """
 
@@ -54,6 +54,7 @@ class RedisRelay:
         self._tasks: list[asyncio.Task] = []
         self.connected = False
         self.on_connect: list[Callable[[], None]] = []
+        self.on_disconnect: list[Callable[[], None]] = []
         self.figures = {"events_sent": 0, "events_received": 0, "events_dropped": 0,
                         "redis_reconnects": 0}
 
@@ -111,12 +112,14 @@ class RedisRelay:
                     if message is not None:
                         self._received(message)
             except (RedisError, OSError) as exc:
+                self._pending.clear()
+                self.figures["redis_reconnects"] += 1
                 if self.connected:
                     log.warning("relay lost Redis: %s; live updates from other processes"
                                 " stop until it is back", exc)
-                self.connected = False
-                self._pending.clear()
-                self.figures["redis_reconnects"] += 1
+                    self.connected = False
+                    for disconnected in list(self.on_disconnect):
+                        disconnected()
             finally:
                 with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()

@@ -211,6 +211,15 @@ class Monitor {
     this.removeEntry(message.id || message.key);
   }
 
+  /** Cluster mode: the other servers' live updates stopped reaching this one, or flow again. */
+  on_cluster(message) {
+    const notice = document.getElementById("cluster-notice");
+    if (notice.hidden === Boolean(message.live)) return;
+    notice.hidden = Boolean(message.live);
+    this.announcer.say("status", message.live ? "Live updates from the other servers are back."
+      : notice.textContent.replace(/\s+/g, " ").trim());
+  }
+
   on_messages_left(message) {
     this.left.setAll(message.messages || []);
   }
