@@ -152,13 +152,12 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     cluster = None
     if config.cluster.redis_url:  # one process imports nothing of Redis
         from state.cluster import Cluster
-        from state.cluster.relay import relayed
 
         cluster = Cluster(config.cluster.redis_url,
                           config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
                           hub.deliver, config.cluster.dead_after_seconds,
                           local_entries=livehelp.entries.listed)
-        hub.relay, hub.relays = cluster.relay, relayed
+        hub.relay = cluster.relay
         livehelp.remote_entries = cluster.remote.entries
     return Services(
         config=config,

@@ -38,9 +38,9 @@ from pathlib import Path
 # The repository instead of bench/ (whose queue.py would hide the standard library's).
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from state.livehelp.report_figures import build_report
 from state.store.base import HistoryQuery
 from state.store.history import catch_up
-from state.store.report_figures import build_report
 from state.store.reports import ReportDays
 from state.store.sqlite import SQLiteStore
 from state.store.sqlite_rows import MESSAGE_COLUMNS, open_connection, to_text

@@ -2,8 +2,9 @@
 
 Figures: sessions (clients listed on the Monitor), operators online, conversations,
 messages stored, event-loop lag and store latency; in cluster mode the process's name,
-whether its relay reaches Redis, the processes alive and the events relayed. The model and store figures are
-computed when scraped; the histograms live in the application's own registry.
+whether its relay reaches Redis, the processes alive and the events relayed. The
+model and store figures are computed when scraped; the histograms live in the
+application's own registry.
 
 Event-loop lag comes from `LoopLagSampler`, one per application, which wakes up
 every `LAG_SAMPLE_SECONDS` and records how late it woke. It starts on the first

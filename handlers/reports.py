@@ -1,7 +1,7 @@
 """The reports page (admins; advocates too with `reports: advocates: true`): charts of
 a date range's help conversations, waits, operators, messages left and ratings, each
 with its table, and each as a CSV download (/reports/<chart>.csv). The figures are
-worked out in state/store/report_figures.py from what the store reads
+worked out in state/livehelp/report_figures.py from what the store reads
 (state/store/reports.py); days are the reader's, like the history page's (`tz`)."""
 
 from __future__ import annotations
@@ -17,8 +17,14 @@ import tornado.web
 
 from handlers.base import BaseHandler, operator_required
 from handlers.history import FormError, parse_day
+from state.livehelp.report_figures import (
+    CHART_IDS,
+    Chart,
+    Report,
+    build_report,
+    duration_words,
+)
 from state.livehelp.transcript import TimeZone
-from state.store.report_figures import CHART_IDS, Chart, Report, build_report, duration_words
 from state.store.reports import ReportDays
 
 # The default range: the last 30 days, today included.

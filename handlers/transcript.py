@@ -16,7 +16,7 @@ import tornado.escape
 import tornado.web
 
 from handlers.base import BaseHandler, operator_required
-from state.livehelp.rules import LiveHelpSettings
+from state.livehelp.rules import LiveHelpSettings, session_of
 from state.livehelp.transcript import (
     TimeZone,
     TranscriptLine,
@@ -29,8 +29,8 @@ from state.livehelp.transcript import (
 from state.store.base import ChatMessage, Note, SessionRecord
 
 SESSION_ID = r"([A-Za-z0-9_-]{8,64})"
-# A conversation id is a session id, or "<session id>|<participant key>" (rules.py);
-# the page's address carries it url-escaped, so it never holds a "/".
+# A conversation id is a session id, or a client key (rules.py); the page's address
+# carries it url-escaped, so it never holds a "/".
 CONVERSATION_ID = r"([^/]{8,200})"
 
 
@@ -112,7 +112,7 @@ class OperatorTranscriptBase(TranscriptBase):
         messages = await self.store.get_messages(conversation)
         if not messages and not self.livehelp.conversation_listed(conversation):
             raise tornado.web.HTTPError(404, "There is no conversation with that id.")
-        session_id = messages[0].session_id if messages else conversation.split("|")[0]
+        session_id = messages[0].session_id if messages else session_of(conversation)
         record = await self.store.get_session(session_id)
         return record, session_id, operator_lines(messages, self.zone())
 

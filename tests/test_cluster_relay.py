@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from state.cluster import Cluster
-from state.cluster.relay import relayed
 from state.livehelp.hub import Hub
 from tests.fixtures_redis import RedisServer, redis_server  # noqa: F401  (fixture)
 
@@ -31,7 +30,7 @@ class Process:
         self.hub = Hub()
         self.entries = entries or []  # the Monitor entries it holds
         self.cluster = Cluster(url, name, self.hub.deliver, dead_after, lambda: self.entries)
-        self.hub.relay, self.hub.relays = self.cluster.relay, relayed
+        self.hub.relay = self.cluster.relay
         self.seen: dict[str, list[dict]] = {}
         self.states: list[bool] = []  # what its Monitors were told: live updates or not
 

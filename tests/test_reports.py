@@ -1,6 +1,6 @@
 """The reports page: its figures from a seeded store on both stores (exact numbers from
 known data), days in the reader's zone, the CSV downloads, the date form's words, and
-who may see it (state/store/reports.py, report_figures.py, handlers/reports.py)."""
+who may see it (state/store/reports.py, state/livehelp/report_figures.py, handlers/reports.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from state.config import ReportsFile
+from state.livehelp.report_figures import build_report, duration_words
 from state.store.base import ChatMessage, LeftMessage, Rating, SessionRecord, Store
-from state.store.report_figures import build_report, duration_words
 from state.store.reports import ReportDays, Tally, WaitFigures
 from tests import test_store_contract
 

@@ -36,11 +36,6 @@ RECONNECT_SECONDS = 0.5
 MAX_PENDING = 10_000
 
 
-def relayed(channel: str) -> bool:
-    """Channels other processes subscribe to: what operators see."""
-    return channel == "monitor" or channel.startswith("operator:")
-
-
 class RedisRelay:
     def __init__(self, client: Any, process: str,
                  deliver: Callable[[str, str, dict], None]) -> None:
@@ -48,7 +43,8 @@ class RedisRelay:
         self.process = process
         self._client = client
         self._deliver = deliver
-        self._origin = process.encode() + b"\n"
+        self._name = process.encode()
+        self._origin = self._name + b"\n"  # what begins each event this process publishes
         self._pending: deque[tuple[str, bytes]] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -57,6 +53,11 @@ class RedisRelay:
         self.on_disconnect: list[Callable[[], None]] = []
         self.figures = {"events_sent": 0, "events_received": 0, "events_dropped": 0,
                         "redis_reconnects": 0}
+
+    @staticmethod
+    def carries(channel: str) -> bool:
+        """Channels other processes subscribe to: what operators see."""
+        return channel == "monitor" or channel.startswith("operator:")
 
     def send(self, channel: str, body: bytes) -> None:
         """Queue one event (its JSON) for the other processes; never waits."""
@@ -127,7 +128,7 @@ class RedisRelay:
 
     def _received(self, message: dict) -> None:
         origin, _, body = message["data"].partition(b"\n")
-        if origin + b"\n" == self._origin:
+        if origin == self._name:
             return  # delivered here already, when it was published
         self.figures["events_received"] += 1
         channel = message["channel"].decode()[len(PREFIX):]

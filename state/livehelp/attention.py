@@ -50,6 +50,11 @@ class Attention:
     def known(self, conversation: str) -> bool:
         return conversation in self._threads
 
+    def surely_empty(self, conversation: str) -> bool:
+        """Known to have no message: nothing was said, so nothing kept about it (a
+        handover, a rating) can be in the store. A page's first connect reads none."""
+        return self.known(conversation) and self._threads[conversation].last_seq == 0
+
     def thread(self, conversation: str) -> Thread:
         return self._threads.get(conversation) or Thread()
 

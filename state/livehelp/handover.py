@@ -89,9 +89,8 @@ class Handover:
         if client.restored:
             return
         conversation = self.model.session_of(client).conversation_of(client)
-        attention = self.model.attention
-        if attention.known(conversation) and attention.thread(conversation).last_seq == 0:
-            client.restored = True  # no message yet: nothing was ever handed over
+        if self.model.attention.surely_empty(conversation):
+            client.restored = True  # nothing was ever handed over
             return
         try:
             kept = await self.model.store.get_handover(conversation)

@@ -48,6 +48,8 @@ class Published(dict):
 class Relay(Protocol):
     """Carries events to the other processes (cluster mode)."""
 
+    def carries(self, channel: str) -> bool: ...
+
     def send(self, channel: str, body: bytes) -> None: ...
 
 
@@ -56,9 +58,7 @@ class Hub:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
-        # With the channels it carries; None: one process.
-        self.relay: Relay | None = None
-        self.relays: Callable[[str], bool] = lambda channel: False
+        self.relay: Relay | None = None  # None: one process
 
     def subscribe(self, channel: str, callback: Subscriber) -> None:
         self._subscribers[channel].add(callback)
@@ -71,7 +71,7 @@ class Hub:
                 del self._subscribers[channel]
 
     def publish(self, channel: str, message: dict) -> None:
-        if self.relay is not None and self.relays(channel):
+        if self.relay is not None and self.relay.carries(channel):
             message = Published(message)
             self.relay.send(channel, message.as_json())
         self.deliver(channel, message)

@@ -29,6 +29,12 @@ def client_key(session_id: str, participant: str) -> str:
     return f"{session_id}|{participant}"
 
 
+def session_of(key: str) -> str:
+    """The session of a client key, or of a conversation id (a help conversation's id
+    is its client's key; a shared one's is its session's)."""
+    return key.partition("|")[0]
+
+
 @dataclass(frozen=True)
 class LiveHelpSettings:
     """A session's live-help settings, as its record stores them (`record.live_help`)."""

@@ -84,6 +84,9 @@ class Satisfaction(Extension):
         if client.key in self._restored or not self.asks(session):
             return
         conversation = session.conversation_of(client)
+        if self.model.attention.surely_empty(conversation):
+            self._restored.add(client.key)  # nothing said: nothing to have rated
+            return
         try:
             rated = await self.model.store.has_rating(conversation)  # state/store/reports.py
         except StoreUnavailable:

@@ -40,7 +40,7 @@ from state.store.base import (
 )
 from state.store.desk import MongoDesk
 from state.store.group_commit import GroupCommit
-from state.store.history import MongoHistory, create_text_index
+from state.store.history_mongo import MongoHistory, create_text_index
 from state.store.left_messages import MongoHandovers, MongoLeftMessages
 from state.store.reports import MongoReports
 

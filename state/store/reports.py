@@ -7,7 +7,7 @@ A busy quarter holds some 50,000 conversations: each store reads a few values of
 and counts them in one pass, off the event loop (SQLite: on the store's thread, in
 the same call as the reads; MongoDB: in a worker thread once the documents are in).
 Both count through the same `Tally`, so both give the same totals;
-report_figures.py turns them into the page's charts.
+state/livehelp/report_figures.py turns them into the page's charts.
 
 A help conversation is one interviewee's with the operators: its id differs from its
 session's. A shared one (the peer modes) has its session's id and is not reported.
