@@ -151,14 +151,9 @@ def make_services(config: Config, store: Store | None = None) -> Services:
         livehelp.add_extension(extension)
     cluster = None
     if config.cluster.redis_url:  # one process imports nothing of Redis
-        from state.cluster import Cluster
+        import cluster_mode
 
-        cluster = Cluster(config.cluster.redis_url,
-                          config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
-                          hub.deliver, config.cluster.dead_after_seconds,
-                          local_entries=livehelp.entries.listed)
-        hub.relay = cluster.relay
-        livehelp.remote_entries = cluster.remote.entries
+        cluster = cluster_mode.join(config, hub, livehelp)
     return Services(
         config=config,
         store=store,
@@ -203,7 +198,7 @@ def make_app(services: Services) -> tornado.web.Application:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    return tornado.web.Application(
+    app = tornado.web.Application(
         routes,
         livehelp_config=config,
         store=services.store,
@@ -230,6 +225,11 @@ def make_app(services: Services) -> tornado.web.Application:
         default_handler_class=interview.NotFoundHandler,
         debug=config.debug,
     )
+    if services.cluster is not None:  # operators' commands for sessions of other processes
+        from handlers.home_monitor import Homes
+
+        app.settings["homes"] = Homes(services.cluster, app.settings)
+    return app
 
 
 class StartupError(Exception):

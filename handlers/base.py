@@ -36,12 +36,11 @@ COOKIE_DAYS = 30
 HOME_COOKIE = "lh_home"
 
 
-class BaseHandler(tornado.web.RequestHandler):
-    """Page handler: resolves the signed-in user in `prepare()`, renders Jinja2 templates."""
+class Services:
+    """The application's parts, from `self.settings` (a handler's, or a stand-in's:
+    handlers/home_monitor.py)."""
 
-    current_user: User | None
-    # The sign-in the `lh_user` cookie names, when it is live; sockets remember it.
-    signed_in: SignIn | None = None
+    settings: dict[str, Any]
 
     @property
     def config(self) -> Config:
@@ -62,6 +61,14 @@ class BaseHandler(tornado.web.RequestHandler):
     @property
     def codes(self):  # state.phone.codes.AccessCodes
         return self.settings["codes"]
+
+
+class BaseHandler(Services, tornado.web.RequestHandler):
+    """Page handler: resolves the signed-in user in `prepare()`, renders Jinja2 templates."""
+
+    current_user: User | None
+    # The sign-in the `lh_user` cookie names, when it is live; sockets remember it.
+    signed_in: SignIn | None = None
 
     def set_default_headers(self) -> None:
         # No page of ours is meant to be framed (clickjacking on Block, Take over, ...),

@@ -8,13 +8,13 @@ import tornado.web
 
 from handlers import messages
 from handlers.cobrowse_socket import MonitorCoBrowseMixin
+from handlers.monitor_commands import SessionCommands
 from handlers.monitor_desk import MonitorDeskMixin
 from handlers.socket_base import LiveSocket
 from handlers.socket_limits import limits_of, retry_after
 from state.livehelp.errors import LiveHelpError
 from state.livehelp.left import left_event
 from state.phone.numbers import validate_e164
-from state.store.base import AuditEntry
 
 # Under load an operator gets an event for every chat of every session; frames to a
 # Monitor leave at most every 10 ms (one frame carries what came meanwhile). An idle
@@ -22,7 +22,7 @@ from state.store.base import AuditEntry
 MONITOR_FLUSH_INTERVAL = 0.01
 
 
-class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
+class MonitorSocket(SessionCommands, MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
     protocol = messages.Protocol(messages.MONITOR_MESSAGES)
     operator_id: str | None = None
     flush_interval = MONITOR_FLUSH_INTERVAL
@@ -31,6 +31,18 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
         if self.current_user is None or not self.current_user.is_operator:
             raise tornado.web.HTTPError(403, "The Monitor socket is for operators only.")
         await super().get(*args, **kwargs)
+
+    @property
+    def homes(self):  # handlers.home_monitor.Homes in cluster mode, else None
+        return self.settings.get("homes")
+
+    async def dispatch(self, message: messages.Message) -> None:
+        """Cluster mode: a command about a session another process holds runs there."""
+        if self.homes is not None and (home := self.homes.home_of(message)) is not None:
+            self._bad_frames = 0
+            self.homes.forward(self, home, message)
+            return
+        await super().dispatch(message)
 
     async def open(self) -> None:
         operator = await self.livehelp.operators.connected(self.current_user)
@@ -50,13 +62,6 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
     async def send_messages_left(self) -> None:
         left = await self.store.list_left_messages()
         self.send({"type": "messages_left", "messages": [left_event(m) for m in left]})
-
-    async def audit(self, action: str, key: str, detail: str = "") -> None:
-        await self.audit_session(action, self.livehelp.client(key).session_id, detail)
-
-    async def audit_session(self, action: str, session_id: str, detail: str = "") -> None:
-        user = self.current_user
-        await self.store.add_audit(AuditEntry(user.id, user.email, action, session_id, detail))
 
     @retry_after
     async def on_hello(self, message: messages.MonitorHello) -> None:
@@ -109,15 +114,6 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
         await self.livehelp.operators.set_phone(self.operator_id, phone)
 
     @retry_after
-    async def on_chat(self, message: messages.OperatorChat) -> None:
-        stored = await self.livehelp.chat.operator_chat(self.operator_id, message.session,
-                                                        message.client_id, message.text)
-        self.send_ack(message.client_id, stored)
-
-    async def on_take(self, message: messages.Take) -> None:
-        self.livehelp.operators.take(self.operator_id, message.session)
-
-    @retry_after
     async def on_reply_left(self, message: messages.ReplyLeft) -> None:
         stored = await self.livehelp.left.reply(self.operator_id, message.id,
                                                 message.client_id, message.text)
@@ -130,52 +126,10 @@ class MonitorSocket(MonitorDeskMixin, MonitorCoBrowseMixin, LiveSocket):
     async def on_set_capacity(self, message: messages.SetCapacity) -> None:
         await self.livehelp.operators.set_capacity(self.operator_id, message.capacity)
 
-    async def on_list_operators(self, message: messages.ListOperators) -> None:
-        self.send({"type": "operators", "session": message.session,
-                   "operators": self.livehelp.handover.candidates(self.operator_id,
-                                                                  message.session)})
-
-    async def on_close_chat(self, message: messages.CloseChat) -> None:
-        await self.livehelp.handover.close(self.operator_id, message.session,
-                                     may_any=self.current_user.is_admin)
-        await self.audit("close chat", message.session)
-
-    async def on_transfer(self, message: messages.Transfer) -> None:
-        client = await self.livehelp.handover.transfer(
-            self.operator_id, message.session, message.to, message.note,
-            may_any=self.current_user.is_admin)
-        target = self.livehelp.find_operator(client.operator_id or "")
-        to = f"to {target.user.email}" if target else "back to the queue"
-        await self.audit("transfer", message.session, f"{to}; note: {message.note.strip()}")
-
-    async def on_typing(self, message: messages.OperatorTyping) -> None:
-        if not limits_of(self).frames.typing(message.session, message.typing):
-            return  # over the frame limit: dropped (docs/protocol.md, `typing`)
-        name = self.current_user.first_name or "Operator"
-        self.livehelp.chat.typing(message.session, name, message.typing, from_operator=True)
-
-    async def on_block(self, message: messages.Block) -> None:
-        await self.livehelp.set_blocked(message.session, True)
-        await self.audit("block", message.session)
-
-    async def on_unblock(self, message: messages.Unblock) -> None:
-        await self.livehelp.set_blocked(message.session, False)
-        await self.audit("unblock", message.session)
-
-    async def on_phone(self, message: messages.PhoneForwarding) -> None:
-        if not self.config.twilio.voice:
-            raise LiveHelpError("voice_off", "Telephone call forwarding is not configured.")
-        key = message.session
-        self.livehelp.client(key)  # refuses an unknown key
-        if message.on:
-            self.codes.enable(key, self.operator_id)
-            await self.audit("phone forwarding on", key)
-        else:
-            self.codes.disable(key)
-            await self.audit("phone forwarding off", key)
-
     def on_close(self) -> None:
         super().on_close()
+        if self.homes is not None:
+            self.homes.closed(self)
         if self.operator_id is not None:
             self.livehelp.operators.disconnected(self.operator_id)
 

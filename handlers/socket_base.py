@@ -46,7 +46,41 @@ def _retrieve(written: asyncio.Future) -> None:
         written.exception()
 
 
-class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
+class Answering:
+    """What answers a socket's messages, on the socket or standing in for one of another
+    process (handlers/home_monitor.py): one `on_<type>` method per message, and replies."""
+
+    sockets: SocketRegistry
+
+    def send(self, message: dict, urgent: bool = False) -> None:
+        raise NotImplementedError
+
+    def send_refusal(self, code: str, message: str, ref: Any = None) -> None:
+        self.send({"type": "error", "code": code, "message": message, "ref": ref})
+
+    def send_ack(self, client_id: str, stored: ChatMessage) -> None:
+        """The page's message `client_id` is stored as `stored` (docs/protocol.md)."""
+        self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
+                   "conversation": stored.conversation})
+
+    async def answer(self, message: Message) -> None:
+        """Hand a well-formed message to its method. A refusal by the rules (no operator,
+        blocked, ...) is an answer, not a bad frame: a page resending a backlog into one
+        must not be closed for it (floods of those meet the rate limits instead)."""
+        kind = message.kind()
+        ref = getattr(message, "client_id", kind)
+        try:
+            with self.sockets.handling():  # a graceful shutdown waits for it (drain)
+                await getattr(self, f"on_{kind}")(message)
+        except LiveHelpError as error:
+            self.send_refusal(error.code, error.message, ref)
+        except StoreUnavailable as error:
+            log.warning("%s refused: %s", kind, error)
+            self.send_refusal("store_unavailable",
+                              "The database is not reachable; nothing was saved. Retrying.", ref)
+
+
+class LiveSocket(Answering, tornado.websocket.WebSocketHandler, BaseHandler):
     """Base of the interviewee and operator sockets."""
 
     # The messages this socket accepts; each type has a method `on_<type>(message)`.
@@ -238,14 +272,6 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
             self.settings["hub"].unsubscribe(channel, callback)
         self._subscriptions.clear()
 
-    def send_refusal(self, code: str, message: str, ref: Any = None) -> None:
-        self.send({"type": "error", "code": code, "message": message, "ref": ref})
-
-    def send_ack(self, client_id: str, stored: ChatMessage) -> None:
-        """The page's message `client_id` is stored as `stored` (docs/protocol.md)."""
-        self.send({"type": "ack", "client_id": client_id, "seq": stored.seq,
-                   "conversation": stored.conversation})
-
     # dispatch ----------------------------------------------------------------
     async def on_message(self, raw: str | bytes) -> None:
         if isinstance(raw, bytes):
@@ -257,21 +283,9 @@ class LiveSocket(tornado.websocket.WebSocketHandler, BaseHandler):
         await self.dispatch(message)
 
     async def dispatch(self, message: Message) -> None:
-        """Hand a well-formed message to its method. A refusal by the rules (no operator,
-        blocked, ...) is an answer, not a bad frame: a page resending a backlog into one
-        must not be closed for it (floods of those meet the rate limits instead)."""
+        """Hand a well-formed message to its method (see `Answering.answer`)."""
         self._bad_frames = 0
-        kind = message.kind()
-        ref = getattr(message, "client_id", kind)
-        try:
-            with self.sockets.handling():  # a graceful shutdown waits for it (drain)
-                await getattr(self, f"on_{kind}")(message)
-        except LiveHelpError as error:
-            self.send_refusal(error.code, error.message, ref)
-        except StoreUnavailable as error:
-            log.warning("%s refused: %s", kind, error)
-            self.send_refusal("store_unavailable",
-                              "The database is not reachable; nothing was saved. Retrying.", ref)
+        await self.answer(message)
 
     def _refuse(self, code: str, text: str, ref: Any = None) -> None:
         self._bad_frames += 1

@@ -25,7 +25,9 @@ from state.accounts import sign_in, users
 from state.config import Config
 from state.store.base import User
 from state.store.sqlite import SQLiteStore
+from tests.fixtures_cluster import cluster  # noqa: F401  (fixture)
 from tests.fixtures_mongo import mongo_uri  # noqa: F401  (fixture)
+from tests.fixtures_redis import redis_server  # noqa: F401  (fixture)
 from tests.frames import next_message
 
 

@@ -5,65 +5,22 @@ killed process dead, and nginx keeps every socket of a session on one process.""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import signal
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
 import tornado.httpclient
 
-from bench.common import LiveHelpProcess, connect, receive, seed, sign_in
-from state.store.base import SessionRecord, User
-from state.store.mongo import MongoStore
-from tests.cluster_processes import Nginx, cluster_process, metrics
-from tests.fixtures_redis import RedisServer, redis_server  # noqa: F401  (fixture)
+from bench.common import connect, receive
+from tests.cluster_processes import metrics
+from tests.fixtures_cluster import (
+    BROWSERS,
+    INTERVIEW,
+    SESSIONS,
+    WAIT_SECONDS,
+    Cluster,
+    until_figure,
+)
 
-WAIT_SECONDS = 20.0
-# Sessions and browsers a session: were the hashing to ignore the session, all
-# browsers of every session would meet on one process with a chance of 1 in 4,096.
-SESSIONS, BROWSERS = 4, 4
-INTERVIEW = "chat_example"  # a demo interview
 PAGES = 8
-
-
-@dataclass
-class Cluster:
-    a: LiveHelpProcess
-    b: LiveHelpProcess
-    nginx: Nginx
-    records: list[SessionRecord]
-    operator: User
-
-
-async def until_figure(port: int, name: str, wanted: float) -> None:
-    async with asyncio.timeout(WAIT_SECONDS):
-        while (await metrics(port)).get(name) != wanted:
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def cluster(tmp_path: Path, mongo_uri: str,
-                  redis_server: RedisServer) -> AsyncIterator[Cluster]:  # noqa: F811
-    database = f"cluster_{secrets.token_hex(4)}"
-    store = MongoStore(mongo_uri, database)
-    await store.open()
-    records, [operator] = await seed(store, sessions=SESSIONS, operators=1,
-                                     interview=INTERVIEW)
-    await sign_in(store, operator)
-    await store.close()
-    secret = secrets.token_urlsafe(48)
-    a = cluster_process(tmp_path / "a", "a", mongo_uri, database, redis_server.url, secret)
-    b = cluster_process(tmp_path / "b", "b", mongo_uri, database, redis_server.url, secret)
-    nginx = Nginx(tmp_path / "nginx", [a.port, b.port])
-    try:
-        yield Cluster(a, b, nginx, records, operator)
-    finally:
-        nginx.stop()
-        for process in (a, b):
-            process.stop()
-
 
 async def test_each_process_knows_the_other_and_finds_it_dead_when_killed(
         cluster: Cluster) -> None:

@@ -131,7 +131,8 @@ async def test_a_process_that_stops_beating_is_found_dead_once(
 
 
 def entry(entry_id: str, **fields: object) -> dict:
-    return {"id": entry_id, "status": "on", **fields}
+    return {"id": entry_id, "session": entry_id, "conversation": entry_id, "status": "on",
+            **fields}
 
 
 async def test_a_process_that_starts_late_learns_the_others_entries_and_keeps_them_current(

@@ -8,6 +8,7 @@ rest of `state/`, and the model sees it only as the Hub's relay.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -26,6 +27,9 @@ REDIS_TIMEOUT_SECONDS = 2.0
 CLUSTER_CHANNEL = "cluster"
 
 Deliver = Callable[[str, dict], None]
+# A process's own channel ("to:<process name>"): what another process asks of it alone.
+TO_PREFIX = "to:"
+Handler = Callable[[str, dict], None]  # (origin process, message)
 
 
 class Cluster:
@@ -45,6 +49,52 @@ class Cluster:
         self.relay.on_connect.append(self._connected)
         self.relay.on_disconnect.append(self._tell_state)
         self.presence = Presence(self._redis, process, dead_after_seconds)
+        self._handlers: dict[str, Handler] = {}
+        self._to_me = TO_PREFIX + process
+        # What this process says of itself in whole (each a message for `tell_all`):
+        # after each connect to Redis, and whenever another process asks.
+        self.statements: list[Callable[[], dict]] = [
+            lambda: {"type": "entries", "sessions": self._local_entries()}]
+        # Called with a process's name when it is no longer alive.
+        self.on_gone: list[Callable[[str], None]] = []
+        self._heard: set[str] = set()  # processes heard from, and not found gone since
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The Redis client, for the parts of cluster mode that keep state there (codes)."""
+        return self._redis
+
+    def stating(self, statement: Callable[[], dict]) -> Callable[[], None]:
+        """Add `statement` to what this process says of itself; the callable returned says
+        it again, once in the next turn of the loop however often it is called."""
+        self.statements.append(statement)
+        scheduled = False
+
+        def say() -> None:
+            nonlocal scheduled
+            scheduled = False
+            self.tell_all(statement())
+
+        def changed() -> None:
+            nonlocal scheduled
+            if not scheduled:
+                scheduled = True
+                asyncio.get_running_loop().call_soon(say)
+
+        return changed
+
+    def on(self, kind: str, handler: Handler) -> None:
+        """Call `handler(origin, message)` for each message of this `type` that another
+        process sends with `tell` (to this process) or `tell_all`."""
+        self._handlers[kind] = handler
+
+    def tell(self, process: str, message: dict) -> None:
+        """Send `message` (its "type" names the handler) to one other process."""
+        self.relay.send(TO_PREFIX + process, orjson.dumps(message))
+
+    def tell_all(self, message: dict) -> None:
+        """Send `message` to every other process."""
+        self.relay.send(CLUSTER_CHANNEL, orjson.dumps(message))
 
     def state(self) -> dict:
         """What this process's Monitors are told: whether the other processes' live
@@ -57,26 +107,36 @@ class Cluster:
     def _connected(self) -> None:
         """Connected to Redis (again): say what this process holds, ask for the others',
         and tell this process's Monitors that live updates flow."""
-        self._send_entries()
-        self.relay.send(CLUSTER_CHANNEL, orjson.dumps({"type": "entries_wanted"}))
+        self._state_all()
+        self.tell_all({"type": "wanted"})
         self._tell_state()
 
-    def _send_entries(self) -> None:
-        self.relay.send(CLUSTER_CHANNEL, orjson.dumps(
-            {"type": "entries", "sessions": self._local_entries()}))
+    def _state_all(self) -> None:
+        for statement in self.statements:
+            self.tell_all(statement())
 
     def _arrived(self, origin: str, channel: str, message: dict) -> None:
         """An event another process published."""
-        if channel == CLUSTER_CHANNEL:
-            if message["type"] == "entries_wanted":
-                self._send_entries()
-            elif message["type"] == "entries":
-                changed, gone = self.remote.replace(origin, message["sessions"])
-                self._tell_monitors(changed, gone)
+        self._heard.add(origin)
+        if channel == CLUSTER_CHANNEL or channel.startswith(TO_PREFIX):
+            if channel == CLUSTER_CHANNEL or channel == self._to_me:
+                self._handle(origin, message)
             return
         if channel == "monitor":
             self.remote.seen(origin, message)
         self._deliver(channel, message)
+
+    def _handle(self, origin: str, message: dict) -> None:
+        kind = message["type"]
+        if kind == "wanted":
+            self._state_all()
+        elif kind == "entries":
+            changed, gone = self.remote.replace(origin, message["sessions"])
+            self._tell_monitors(changed, gone)
+        elif (handler := self._handlers.get(kind)) is not None:
+            handler(origin, message)
+        else:
+            log.warning("process %s sent a message of unknown type %r", origin, kind)
 
     def _tell_monitors(self, changed: list[dict], gone: list[str]) -> None:
         for entry in changed:
@@ -86,10 +146,17 @@ class Cluster:
 
     async def beat(self) -> None:
         """The heartbeat (a periodic job); the entries of processes no longer alive go."""
-        await self.presence.beat()
-        for process in self.remote.processes() - set(self.presence.alive):
-            log.warning("the sessions of process %s leave the Monitor", process)
+        if not await self.presence.beat():
+            return  # Redis unreachable: who is alive is not known
+        gone = (self._heard | self.remote.processes()) - set(self.presence.alive)
+        for process in sorted(gone):
+            log.warning("process %s is gone: its sessions leave the Monitor", process)
+            self._heard.discard(process)
             self._tell_monitors([], self.remote.forget(process))
+            for forget in list(self.on_gone):
+                forget(process)
+        if gone:  # a process back at once under the same name says what it holds again
+            self.tell_all({"type": "wanted"})
 
     async def start(self) -> None:
         """Say this process is alive and start relaying. A Redis that is down does not

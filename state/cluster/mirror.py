@@ -5,15 +5,22 @@ Kept up to date by the "monitor" events the relay brings ("session", "session_go
 and by whole lists: every process sends its own list when it connects to Redis and
 whenever another process asks (after its own start or reconnect), so an event
 pub/sub dropped is mended at the next list. The entries of a process that stops
-beating are forgotten, and the Monitors told they are gone.
+beating are forgotten, and the Monitors told they are gone. The entries also say which
+process is each session's home, where operators' commands about it are run.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 
 class RemoteEntries:
     def __init__(self) -> None:
         self._entries: dict[str, tuple[str, dict]] = {}  # entry id -> (process, entry)
+        self._homes: dict[str, str] = {}  # session id -> its process
+        # How many of those entries are of each session, and of each conversation.
+        self._sessions: Counter[str] = Counter()
+        self._conversations: Counter[str] = Counter()
 
     def entries(self) -> list[dict]:
         return [entry for _, entry in self._entries.values()]
@@ -21,14 +28,20 @@ class RemoteEntries:
     def processes(self) -> set[str]:
         return {process for process, _ in self._entries.values()}
 
+    def home_of(self, session_id: str) -> str | None:
+        """The process that holds the session, when it is another one."""
+        return self._homes.get(session_id)
+
+    def has_conversation(self, conversation: str) -> bool:
+        return self._conversations[conversation] > 0
+
     def seen(self, process: str, message: dict) -> None:
         """A "monitor" event of `process`."""
         kind = message.get("type")
         if kind == "session":
-            entry = message["session"]
-            self._entries[entry["id"]] = (process, entry)
+            self._put(process, message["session"])
         elif kind == "session_gone":
-            self._entries.pop(message["id"], None)
+            self._drop(message["id"])
 
     def replace(self, process: str, entries: list[dict]) -> tuple[list[dict], list[str]]:
         """`process`'s whole list: the entries that changed, and the ids of those gone."""
@@ -36,7 +49,7 @@ class RemoteEntries:
                   if owner == process}
         self.forget(process)
         for entry in entries:
-            self._entries[entry["id"]] = (process, entry)
+            self._put(process, entry)
         changed = [entry for entry in entries if before.get(entry["id"]) != entry]
         listed = {entry["id"] for entry in entries}
         return changed, [entry_id for entry_id in before if entry_id not in listed]
@@ -45,5 +58,25 @@ class RemoteEntries:
         """Drop `process`'s entries; their ids."""
         ids = [entry_id for entry_id, (owner, _) in self._entries.items() if owner == process]
         for entry_id in ids:
-            del self._entries[entry_id]
+            self._drop(entry_id)
         return ids
+
+    def _put(self, process: str, entry: dict) -> None:
+        self._drop(entry["id"])
+        self._entries[entry["id"]] = (process, entry)
+        self._homes[entry["session"]] = process
+        self._sessions[entry["session"]] += 1
+        self._conversations[entry["conversation"]] += 1
+
+    def _drop(self, entry_id: str) -> None:
+        found = self._entries.pop(entry_id, None)
+        if found is None:
+            return
+        _, entry = found
+        for counts, name in ((self._sessions, entry["session"]),
+                             (self._conversations, entry["conversation"])):
+            counts[name] -= 1
+            if counts[name] <= 0:
+                del counts[name]
+        if entry["session"] not in self._sessions:
+            del self._homes[entry["session"]]

@@ -36,18 +36,19 @@ class Presence:
         self.alive: list[str] = []  # as of the last beat that reached Redis
         self.died: list[str] = []  # every death this process found, oldest first
 
-    async def beat(self) -> None:
-        """A periodic job: a Redis that cannot be reached is logged, not raised."""
+    async def beat(self) -> bool:
+        """A periodic job: a Redis that cannot be reached is logged, not raised (False)."""
         try:
             alive, dead = await self._beat(keys=[PROCESSES_KEY],
                                            args=[self.process, self._dead_after_ms])
         except (RedisError, OSError) as exc:
             log.warning("cluster heartbeat of %s failed: %s", self.process, exc)
-            return
+            return False
         self.alive = [name.decode() for name in alive]
         for name in dead:
             log.warning("process %s stopped beating: taken for dead", name.decode())
             self.died.append(name.decode())
+        return True
 
     async def leave(self) -> None:
         """A process that stops cleanly says so: the others need not wait to know."""

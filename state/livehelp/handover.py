@@ -62,7 +62,7 @@ class Handover:
         client = self.model.client(key)
         roles = self.model.session_of(client).settings.partner_roles
         routing = self.model.routing
-        return [{"id": op.user.id, "name": op.name, "conversations": len(op.conversations),
+        return [{"id": op.user.id, "name": op.name, "conversations": op.load,
                  "capacity": routing.capacity_of(op)}
                 for op in sorted(self.model.available_operators(roles), key=lambda o: o.name)
                 if op.user.id != user_id and self._refusal_to_take(op, client) is None]

@@ -45,6 +45,24 @@ class ModelSettings(Protocol):
     routing: RoutingSettings  # capacity, queue (routing.py)
 
 
+class RemoteSessions(Protocol):
+    """Cluster mode: the Monitor entries other processes hold (state/cluster/mirror.py)."""
+
+    def entries(self) -> list[dict]: ...
+
+    def has_conversation(self, conversation: str) -> bool: ...
+
+
+class NoRemoteSessions:
+    """One process: every session is here."""
+
+    def entries(self) -> list[dict]:
+        return []
+
+    def has_conversation(self, conversation: str) -> bool:
+        return False
+
+
 class LiveHelp:
     """Sessions, clients, operators and the rules of PRODUCT.md C1–C10, M2–M12."""
 
@@ -73,8 +91,11 @@ class LiveHelp:
         self.handover = Handover(self)
         self.left = LeftMessages(self)
         self.entries = Entries(self, self._extensions)
-        # Cluster mode: the entries other processes hold (state/cluster/mirror.py).
-        self.remote_entries: Callable[[], list[dict]] = list
+        # Cluster mode: the entries other processes hold, and what to call when this
+        # process's operators or their load change (to tell the other processes; see
+        # OperatorRules.report).
+        self.remote: RemoteSessions = NoRemoteSessions()
+        self.operators_changed: Callable[[], None] = lambda: None
         self.user_view = UserView(self, self._extensions)
 
     def add_extension(self, extension: Extension) -> None:
@@ -111,6 +132,9 @@ class LiveHelp:
         """A connected operator (the caller holds one of their sockets)."""
         return self._operators[user_id]
 
+    def all_operators(self) -> list[Operator]:
+        return list(self._operators.values())
+
     def add_operator(self, user: User, settings: OperatorSettings) -> Operator:
         return self._operators.setdefault(user.id, Operator(user, settings))
 
@@ -125,7 +149,9 @@ class LiveHelp:
         """Whether `conversation` is one of a session the Monitor lists."""
         client = self._clients.get(conversation)
         session = self._sessions.get(client.session_id if client else conversation)
-        return session is not None and session.listed
+        if session is None:
+            return self.remote.has_conversation(conversation)
+        return session.listed
 
     # ------------------------------------------------------------------ queries
     def conversation_of(self, client: Client) -> str:
@@ -193,7 +219,7 @@ class LiveHelp:
 
     def listed_entries(self) -> list[dict]:
         """Every Monitor entry: this process's, and in cluster mode the others'."""
-        return self.entries.listed() + self.remote_entries()
+        return self.entries.listed() + self.remote.entries()
 
     def monitor_snapshot(self, operator_id: str, entries: list[dict] | None = None) -> dict:
         return self.entries.snapshot(self._operators[operator_id],

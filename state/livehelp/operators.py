@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from state.livehelp.attention import Attention
@@ -38,6 +39,10 @@ class OperatorModel(Protocol):
 
     def monitor_snapshot(self, operator_id: str) -> dict: ...
 
+    def all_operators(self) -> list[Operator]: ...
+
+    def operators_changed(self) -> None: ...
+
 
 class OperatorRules:
     """What operators do on the Monitor, as far as the model is concerned."""
@@ -55,6 +60,7 @@ class OperatorRules:
         operator.sockets += 1
         self.model.serve_line()
         self.model.publish_everyone()
+        self.model.operators_changed()
         return operator
 
     def disconnected(self, user_id: str) -> None:
@@ -64,6 +70,7 @@ class OperatorRules:
         operator.sockets = max(operator.sockets - 1, 0)
         if operator.sockets == 0:
             self.model.publish_everyone()
+            self.model.operators_changed()
 
     async def set_status(self, user_id: str, available: bool) -> None:
         self.model.operator(user_id).settings.available = bool(available)
@@ -89,7 +96,10 @@ class OperatorRules:
     async def _settings_changed(self, user_id: str, serving_changed: bool) -> None:
         """Save the operator's settings; when whom they serve changed, route waiting
         users and tell every page; the operator's own pages get a fresh snapshot."""
-        await self.model.store.save_operator_settings(self.model.operator(user_id).settings)
+        operator = self.model.operator(user_id)
+        operator.settings_stamp = time.time()
+        await self.model.store.save_operator_settings(operator.settings)
+        self.model.operators_changed()
         if serving_changed:
             self.model.serve_line()
             self.model.publish_everyone()
@@ -112,3 +122,43 @@ class OperatorRules:
         mark = self.model.attention.mark_read(user_id, conversation, seq)
         self.model.hub.publish(f"operator:{user_id}",
                                {"type": "read", "conversation": conversation, "seq": mark})
+
+    # ------------------------------------------------------------------ cluster mode
+    def report(self) -> list[dict]:
+        """What this process tells the others of its operators: each one connected here
+        or holding a conversation of a session here, with their settings (and when they
+        last changed here) and those numbers."""
+        return [{"user": {"id": op.user.id, "email": op.user.email,
+                          "first_name": op.user.first_name, "last_name": op.user.last_name,
+                          "privileges": op.user.privileges},
+                 "settings": {"available": op.settings.available, "roles": op.settings.roles,
+                              "phone": op.settings.phone, "capacity": op.settings.capacity},
+                 "stamp": op.settings_stamp, "sockets": op.sockets,
+                 "load": len(op.conversations)}
+                for op in self.model.all_operators() if op.sockets or op.conversations]
+
+    def elsewhere(self, process: str, report: list[dict]) -> None:
+        """`process`'s report (see `report`; [] when it is gone): its operators count as
+        connected and loaded as it says, and newer settings replace older ones. Waiting
+        users are served; when whom operators serve changed, every page is told, as
+        after a change here (a change of load alone changes no page)."""
+        before = {op.user.id: (op.available, tuple(op.settings.roles))
+                  for op in self.model.all_operators()}
+        reported = set()
+        for item in report:
+            user = User(password_hash="", **item["user"])
+            reported.add(user.id)
+            operator = self.model.find_operator(user.id)
+            if operator is None:
+                operator = self.model.add_operator(user, OperatorSettings(user.id))
+            if item["stamp"] >= operator.settings_stamp:
+                operator.settings = OperatorSettings(user.id, **item["settings"])
+                operator.settings_stamp = item["stamp"]
+            operator.elsewhere[process] = (item["sockets"], item["load"])
+        for operator in self.model.all_operators():
+            if process in operator.elsewhere and operator.user.id not in reported:
+                del operator.elsewhere[process]
+        self.model.serve_line()
+        if any(before.get(op.user.id) != (op.available, tuple(op.settings.roles))
+               for op in self.model.all_operators()):
+            self.model.publish_everyone()

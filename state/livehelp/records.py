@@ -72,10 +72,20 @@ class Operator:
     settings: OperatorSettings
     sockets: int = 0
     conversations: set[str] = field(default_factory=set)  # client keys assigned
+    # Cluster mode: per other process, (this operator's Monitor sockets there, the
+    # conversations its sessions give them), as that process last said.
+    elsewhere: dict[str, tuple[int, int]] = field(default_factory=dict)
+    settings_stamp: float = 0.0  # when `settings` last changed (time.time()); 0: the store's
 
     @property
     def available(self) -> bool:
-        return self.sockets > 0 and self.settings.available
+        connected = self.sockets > 0 or any(sockets for sockets, _ in self.elsewhere.values())
+        return connected and self.settings.available
+
+    @property
+    def load(self) -> int:
+        """The conversations they hold, on every process."""
+        return len(self.conversations) + sum(load for _, load in self.elsewhere.values())
 
     @property
     def name(self) -> str:

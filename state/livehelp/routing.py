@@ -47,6 +47,8 @@ class RoutingModel(Protocol):
 
     def available_operators(self, roles: Iterable[str] | None) -> list[Operator]: ...
 
+    def operators_changed(self) -> None: ...
+
 
 @dataclass
 class Waiting:
@@ -84,7 +86,7 @@ class Routing:
         return min(operator.settings.capacity or settings.capacity, settings.max_capacity)
 
     def has_place(self, operator: Operator) -> bool:
-        return len(operator.conversations) < self.capacity_of(operator)
+        return operator.load < self.capacity_of(operator)
 
     def queued(self, client: Client) -> bool:
         return client.key in self._queue
@@ -155,14 +157,16 @@ class Routing:
         client.preferred_operator = None
         operator.conversations.add(client.key)
         self._last_assigned[operator.user.id] = now
+        self.model.operators_changed()
 
     def unassign(self, client: Client) -> None:
         """The conversation has no operator and waits for none (the caller serves the
         line with route_waiting() once the change is complete)."""
         self._leave(client.key)
         operator = self.model.find_operator(client.operator_id or "")
-        if operator:
+        if operator and client.key in operator.conversations:
             operator.conversations.discard(client.key)
+            self.model.operators_changed()
         client.operator_id = None
 
     def requeue(self, client: Client) -> None:
@@ -203,5 +207,5 @@ class Routing:
         if preferred is not None:
             return preferred
         return min(candidates, key=lambda op: (
-            len(op.conversations), self._last_assigned.get(op.user.id, float("-inf")),
+            op.load, self._last_assigned.get(op.user.id, float("-inf")),
             op.user.email))
