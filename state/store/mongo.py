@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -79,6 +80,18 @@ def _session(document: dict[str, Any]) -> SessionRecord:
                          progress=document["progress"], live_help=document["live_help"],
                          blocked=bool(document["blocked"]), created=_utc(document["created"]),
                          updated=_utc(document["updated"]))
+
+
+log = logging.getLogger(__name__)
+
+# Writes of one batch when other writers keep taking its seqs; then the pages resend.
+SEQ_ATTEMPTS = 3
+
+
+class _SeqTaken(Exception):
+    def __init__(self, inserted: set[str], detail: str) -> None:
+        super().__init__(detail)
+        self.inserted = inserted
 
 
 def _message_id(message: ChatMessage) -> str:
@@ -305,9 +318,27 @@ class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Mon
         return seq + 1
 
     async def _write_messages(self, batch: list[ChatMessage]) -> list[tuple[ChatMessage, bool]]:
+        """Several writers (cluster mode: a session whose home moved) may take a seq this
+        process's cache thought free: the unique (conversation, seq) index refuses the
+        insert, and the batch is written again with seqs read afresh, SEQ_ATTEMPTS times
+        at most; what an attempt stored before the refusal is found by its _id then."""
         keys = [_message_id(message) for message in batch]
+        inserted: set[str] = set()  # stored by an earlier attempt of this call
+        for attempt in range(1, SEQ_ATTEMPTS + 1):
+            try:
+                return await self._write_attempt(batch, keys, inserted)
+            except _SeqTaken as taken:
+                inserted |= taken.inserted
+                log.info("chat seq taken by another writer (attempt %d): %s", attempt, taken)
+                if attempt == SEQ_ATTEMPTS:
+                    # Nothing more is acknowledged; the pages resend and find what was stored.
+                    raise StoreUnavailable(f"conflicting chat writes, retry: {taken}") from None
+        raise AssertionError("unreachable")
+
+    async def _write_attempt(self, batch: list[ChatMessage], keys: list[str],
+                             inserted: set[str]) -> list[tuple[ChatMessage, bool]]:
         stored: dict[str, ChatMessage] = {}
-        new: set[str] = set()
+        new: set[str] = set(inserted)
         with _unavailable_on_connection_failure():
             try:
                 # Resent messages (a page retrying after a lost acknowledgement) are
@@ -330,10 +361,11 @@ class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Mon
             except BaseException as exc:
                 self._last_seq.clear()  # some seqs may be spent or unknown: ask again
                 if isinstance(exc, BulkWriteError):
-                    # Another writer stored one of these (or took one of these seqs)
-                    # first: nothing here is acknowledged; the pages resend and find
-                    # what was stored.
-                    raise StoreUnavailable(f"conflicting chat write, retry: {exc}") from exc
+                    # Another writer took one of these seqs (or stored one of these
+                    # messages) first; the documents before it are stored (ordered insert).
+                    done = exc.details.get("nInserted", 0)
+                    raise _SeqTaken({document["_id"] for document in documents[:done]},
+                                    str(exc)) from exc
                 raise
             # After the messages: a summary never counts a message that was not stored.
             await self._record_conversations([stored[key] for key in dict.fromkeys(keys)
