@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from state.cluster import Cluster
+from state.cluster import Cluster, mirror
 from state.livehelp.hub import Hub
 from tests.fixtures_redis import RedisServer, redis_server  # noqa: F401  (fixture)
 
@@ -132,7 +132,7 @@ async def test_a_process_that_stops_beating_is_found_dead_once(
 
 def entry(entry_id: str, **fields: object) -> dict:
     return {"id": entry_id, "session": entry_id, "conversation": entry_id, "status": "on",
-            **fields}
+            "chat": True, "participants": [{"label": "Ann", "status": "on"}], **fields}
 
 
 async def test_a_process_that_starts_late_learns_the_others_entries_and_keeps_them_current(
@@ -157,8 +157,8 @@ async def test_a_process_that_starts_late_learns_the_others_entries_and_keeps_th
             await process.cluster.stop()
 
 
-async def test_the_entries_of_a_dead_process_leave_the_other_monitors(
-        redis_server: RedisServer) -> None:  # noqa: F811
+async def test_the_entries_of_a_dead_process_go_offline_then_leave_the_other_monitors(
+        redis_server: RedisServer, monkeypatch) -> None:  # noqa: F811
     a = Process(redis_server.url, "a", dead_after=0.3, entries=[entry("e1")])
     b = Process(redis_server.url, "b", dead_after=0.3)
     monitor_at_b = b.listen("monitor")
@@ -167,7 +167,15 @@ async def test_the_entries_of_a_dead_process_leave_the_other_monitors(
     try:
         await until(lambda: b.cluster.remote.entries())
         await a.cluster.relay.stop()  # a dies: it beats no more
-        await until(lambda: not b.cluster.remote.entries(), b.cluster.beat)
+        offline = lambda: [e["status"] for e in b.cluster.remote.entries()] == ["offline"]
+        await until(offline, b.cluster.beat)
+        told = monitor_at_b[-1]["session"]
+        assert (told["id"], told["status"], told["participants"]) == (
+            "e1", "offline", [{"label": "Ann", "status": "offline"}])
+        assert "a" not in b.cluster.remote.processes()  # found gone once
+        monkeypatch.setattr(mirror, "OFFLINE_KEPT_SECONDS", 0.0)
+        await b.cluster.beat()
+        assert b.cluster.remote.entries() == []
         assert monitor_at_b[-1] == {"type": "session_gone", "id": "e1"}
     finally:
         for process in (a, b):

@@ -150,11 +150,13 @@ class Cluster:
             return  # Redis unreachable: who is alive is not known
         gone = (self._heard | self.remote.processes()) - set(self.presence.alive)
         for process in sorted(gone):
-            log.warning("process %s is gone: its sessions leave the Monitor", process)
+            log.warning("process %s is gone: its sessions are offline until they are back",
+                        process)
             self._heard.discard(process)
-            self._tell_monitors([], self.remote.forget(process))
+            self._tell_monitors(self.remote.orphan(process), [])
             for forget in list(self.on_gone):
                 forget(process)
+        self._tell_monitors([], self.remote.forget_orphans())
         if gone:  # a process back at once under the same name says what it holds again
             self.tell_all({"type": "wanted"})
 

@@ -5,13 +5,19 @@ Kept up to date by the "monitor" events the relay brings ("session", "session_go
 and by whole lists: every process sends its own list when it connects to Redis and
 whenever another process asks (after its own start or reconnect), so an event
 pub/sub dropped is mended at the next list. The entries of a process that stops
-beating are forgotten, and the Monitors told they are gone. The entries also say which
+beating turn offline (their pages reconnect to another process, which lists them
+again under the same ids) and are forgotten after `OFFLINE_KEPT_SECONDS`. The entries also say which
 process is each session's home, where operators' commands about it are run.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
+
+# A dead process's sessions stay listed as offline this long (as one process keeps an
+# offline client listed: state/livehelp/model.py FORGET_OFFLINE_SECONDS).
+OFFLINE_KEPT_SECONDS = 600.0
 
 
 class RemoteEntries:
@@ -21,12 +27,14 @@ class RemoteEntries:
         # How many of those entries are of each session, and of each conversation.
         self._sessions: Counter[str] = Counter()
         self._conversations: Counter[str] = Counter()
+        self._orphaned: dict[str, float] = {}  # dead process -> since when (monotonic)
 
     def entries(self) -> list[dict]:
         return [entry for _, entry in self._entries.values()]
 
     def processes(self) -> set[str]:
-        return {process for process, _ in self._entries.values()}
+        """The live processes whose entries are here."""
+        return {process for process, _ in self._entries.values()} - self._orphaned.keys()
 
     def home_of(self, session_id: str) -> str | None:
         """The process that holds the session, when it is another one."""
@@ -45,6 +53,7 @@ class RemoteEntries:
 
     def replace(self, process: str, entries: list[dict]) -> tuple[list[dict], list[str]]:
         """`process`'s whole list: the entries that changed, and the ids of those gone."""
+        self._orphaned.pop(process, None)  # back under the same name
         before = {entry_id: entry for entry_id, (owner, entry) in self._entries.items()
                   if owner == process}
         self.forget(process)
@@ -53,6 +62,28 @@ class RemoteEntries:
         changed = [entry for entry in entries if before.get(entry["id"]) != entry]
         listed = {entry["id"] for entry in entries}
         return changed, [entry_id for entry_id in before if entry_id not in listed]
+
+    def orphan(self, process: str) -> list[dict]:
+        """`process` is gone: its entries, now offline (until another process lists
+        them again, or they are forgotten by `forget_orphans`)."""
+        orphans = []
+        for entry_id, (owner, entry) in list(self._entries.items()):
+            if owner == process:
+                entry = {**entry, "status": "offline", "chat": False, "participants": [
+                    {**person, "status": "offline"} for person in entry["participants"]]}
+                self._entries[entry_id] = (owner, entry)
+                orphans.append(entry)
+        self._orphaned[process] = time.monotonic()
+        return orphans
+
+    def forget_orphans(self) -> list[str]:
+        """The ids of dead processes' entries kept long enough, forgotten now."""
+        now, ids = time.monotonic(), []
+        for process, since in list(self._orphaned.items()):
+            if now - since >= OFFLINE_KEPT_SECONDS:
+                del self._orphaned[process]
+                ids += self.forget(process)
+        return ids
 
     def forget(self, process: str) -> list[str]:
         """Drop `process`'s entries; their ids."""
