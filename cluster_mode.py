@@ -9,14 +9,17 @@ import os
 import socket
 
 from state.cluster import Cluster
+from state.cluster.codes import RedisCodeLedger, RedisTally
 from state.config import Config
 from state.livehelp.hub import Hub
 from state.livehelp.model import LiveHelp
+from state.phone.codes import AccessCodes
 
 
-def join(config: Config, hub: Hub, livehelp: LiveHelp) -> Cluster:
+def join(config: Config, hub: Hub, livehelp: LiveHelp, codes: AccessCodes) -> Cluster:
     """The cluster: the Hub relays what operators see; the model lists the other
-    processes' sessions and counts their operators (available, roles, load)."""
+    processes' sessions, counts their operators (available, roles, load) and claims
+    operators' places in Redis; phone codes are checked on any process."""
     cluster = Cluster(config.cluster.redis_url,
                       config.cluster.process_name or f"{socket.gethostname()}:{os.getpid()}",
                       hub.deliver, config.cluster.dead_after_seconds,
@@ -29,4 +32,12 @@ def join(config: Config, hub: Hub, livehelp: LiveHelp) -> Cluster:
     cluster.on("operators", lambda origin, message: operators.elsewhere(
         origin, message["operators"]))
     cluster.on_gone.append(lambda process: operators.elsewhere(process, []))
+    # Places on operators are claimed in Redis, so two homes cannot overfill one.
+    livehelp.routing.claims = cluster.load
+    cluster.refused = livehelp.claim_refused
+    cluster.on_gone.append(cluster.load.forget)
+    cluster.relay.on_connect.append(
+        lambda: cluster.load.restate(livehelp.routing.assignments()))
+    # Phone codes every process can check, and one count of wrong codes for all.
+    codes.share(RedisCodeLedger(cluster), RedisTally(cluster.redis))
     return cluster

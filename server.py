@@ -153,7 +153,7 @@ def make_services(config: Config, store: Store | None = None) -> Services:
     if config.cluster.redis_url:  # one process imports nothing of Redis
         import cluster_mode
 
-        cluster = cluster_mode.join(config, hub, livehelp)
+        cluster = cluster_mode.join(config, hub, livehelp, codes)
     return Services(
         config=config,
         store=store,

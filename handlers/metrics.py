@@ -180,6 +180,9 @@ CLUSTER_COUNTERS = {
     "events_received": "Events the other processes relayed to this one.",
     "events_dropped": "Events not relayed: Redis unreachable, or too many waiting.",
     "redis_reconnects": "Times the relay lost Redis and connected again.",
+    "claims_refused": "Conversations put back in line: another process had filled the"
+                      " operator's last place first.",
+    "claims_unchecked": "Operators' places not recorded in Redis (it was unreachable).",
 }
 
 

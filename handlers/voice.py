@@ -9,7 +9,9 @@ Tries per call travel in the Gather action URL (`voice/code?attempt=N`): Twilio
 signs that URL too, so a caller cannot reset the count, and the server keeps no
 per-call state. Wrong codes also count against the caller's number and against
 the server-wide budget (state/phone/limits.py), across calls: `AccessCodes.attempt`
-decides, this module only says it in words.
+decides, this module only says it in words. In cluster mode any process may answer:
+codes and counts are shared (state/phone/ledger.py); when they cannot be reached the
+caller is told so and the call ends.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from handlers.base import BaseHandler
-from state.phone.codes import CODE_DIGITS, Attempt
+from state.phone.records import CODE_DIGITS, Attempt
 from state.store.base import AuditEntry, StoreError
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,7 @@ CALLER_REFUSED = "Too many wrong codes were entered from this phone. Please try 
 ENTRY_PAUSED = ("Code entry is paused because too many wrong codes were entered. "
                 "Please try again later.")
 OPERATOR_UNREACHABLE = "The operator cannot take calls right now. Please try again later."
+UNAVAILABLE = "Code entry is not available right now. Please try again in a few minutes."
 CONNECTING = "Connecting you to the operator now."
 
 
@@ -120,7 +123,9 @@ class VoiceHandler(BaseHandler):
 
     def refuse(self, attempt: Attempt) -> bool:
         """Hang up with the reason if `attempt` refuses the caller; False if it does not."""
-        if attempt.caller_refused:
+        if attempt.unavailable:
+            self.hang_up(UNAVAILABLE)
+        elif attempt.caller_refused:
             self.hang_up(CALLER_REFUSED)
         elif attempt.paused:
             self.hang_up(f"{NOT_VALID} {ENTRY_PAUSED}" if attempt.wrong else ENTRY_PAUSED)
@@ -133,7 +138,7 @@ class IncomingCallHandler(VoiceHandler):
     """`voice`: a call to the central number; ask for the code."""
 
     async def post(self) -> None:
-        refused = self.codes.gate(self.field("From"))
+        refused = await self.codes.gate(self.field("From"))
         if refused is not None:
             self.refuse(refused)
             return
@@ -145,7 +150,7 @@ class CodeHandler(VoiceHandler):
 
     async def post(self) -> None:
         caller = self.field("From")
-        refused = self.codes.gate(caller)
+        refused = await self.codes.gate(caller)
         if refused is not None:
             self.refuse(refused)
             return
@@ -157,7 +162,7 @@ class CodeHandler(VoiceHandler):
         if not digits.isascii() or not digits.isdigit():
             self.try_again(NOT_DIGITS, tries)
             return
-        attempt = self.codes.attempt(digits, caller)
+        attempt = await self.codes.attempt(digits, caller)
         if attempt.report:
             await self.audit_pause(attempt.report)
         access = attempt.access

@@ -75,14 +75,17 @@ class Nginx:
 
 
 def cluster_process(directory: Path, name: str, mongo_uri: str, database: str,
-                    redis_url: str, cookie_secret: str) -> LiveHelpProcess:
-    """One process of the cluster: every process has the same cookie secret."""
+                    redis_url: str, cookie_secret: str,
+                    more: dict | None = None) -> LiveHelpProcess:
+    """One process of the cluster: every process has the same cookie secret. `more`:
+    further top-level config sections (e.g. `twilio`)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "cookie_secret").write_text(cookie_secret)
     return LiveHelpProcess(directory, {
         "database": {"type": "mongodb", "mongodb uri": mongo_uri, "name": database},
         "cluster": {"redis url": redis_url, "process name": name,
                     "heartbeat seconds": 0.2, "dead after seconds": 1.0},
+        **(more or {}),
     }).start()
 
 

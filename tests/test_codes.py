@@ -107,8 +107,8 @@ async def test_enable_again_replaces_the_earlier_code(world):
     old = world.codes.enable(client.key, operator.id)
     new = world.codes.enable(client.key, operator.id)
     assert new.code != old.code
-    assert world.codes.use(old.code) is None
-    assert world.codes.use(new.code) is new
+    assert await world.codes.use(old.code) is None
+    assert await world.codes.use(new.code) is new
 
 
 async def test_the_user_state_shows_number_tel_code_and_expiry(world):
@@ -134,8 +134,8 @@ async def test_the_monitor_entry_shows_forwarding_and_its_operator(world):
 async def test_use_returns_the_code_once_and_kills_it(world):
     client, operator = world.add_client(), await world.add_operator()
     access = world.codes.enable(client.key, operator.id)
-    assert world.codes.use(access.code) is access
-    assert world.codes.use(access.code) is None
+    assert await world.codes.use(access.code) is access
+    assert await world.codes.use(access.code) is None
     assert world.codes.for_client(client.key) is None
     assert world.livehelp.user_state(client)["phone"] is None
 
@@ -143,7 +143,7 @@ async def test_use_returns_the_code_once_and_kills_it(world):
 async def test_use_marks_call_connected_for_a_few_minutes(world):
     client, operator = world.add_client(), await world.add_operator()
     monitor = world.inbox("monitor")
-    world.codes.use(world.codes.enable(client.key, operator.id).code)
+    await world.codes.use(world.codes.enable(client.key, operator.id).code)
     assert monitor.messages[-1]["session"]["phone"] == {
         "forwarding": False, "operator_id": operator.id, "call_connected": True}
     world.clock.advance(CALL_CONNECTED_SECONDS)
@@ -152,7 +152,7 @@ async def test_use_marks_call_connected_for_a_few_minutes(world):
 
 
 async def test_unknown_code_is_refused(world):
-    assert world.codes.use("0000") is None
+    assert await world.codes.use("0000") is None
 
 
 async def test_disable_kills_the_code(world):
@@ -161,7 +161,7 @@ async def test_disable_kills_the_code(world):
     access = world.codes.enable(client.key, operator.id)
     assert world.codes.disable(client.key) is True
     assert page.messages[-1]["phone"] is None
-    assert world.codes.use(access.code) is None
+    assert await world.codes.use(access.code) is None
     assert world.codes.disable(client.key) is False
 
 
@@ -169,14 +169,14 @@ async def test_code_is_live_until_its_expiry(world):
     client, operator = world.add_client(), await world.add_operator()
     access = world.codes.enable(client.key, operator.id)
     world.clock.advance(CODE_MINUTES * 60 - 1)
-    assert world.codes.use(access.code) is access
+    assert await world.codes.use(access.code) is access
 
 
 async def test_an_expired_code_is_refused_even_before_the_job_runs(world):
     client, operator = world.add_client(), await world.add_operator()
     access = world.codes.enable(client.key, operator.id)
     world.clock.advance(CODE_MINUTES * 60)
-    assert world.codes.use(access.code) is None
+    assert await world.codes.use(access.code) is None
 
 
 async def test_expiry_job_removes_expired_codes_and_publishes_their_sessions(world):
@@ -191,8 +191,8 @@ async def test_expiry_job_removes_expired_codes_and_publishes_their_sessions(wor
     world.codes.expire_codes()
     assert expiring_page.messages[-1]["phone"] is None
     assert staying_page.messages == []  # an untouched session is not re-published
-    assert world.codes.use(old.code) is None
-    assert world.codes.use(new.code) is new
+    assert await world.codes.use(old.code) is None
+    assert await world.codes.use(new.code) is new
 
 
 async def test_expiry_job_publishes_nothing_when_nothing_expired(world):
@@ -240,7 +240,7 @@ async def test_blocking_a_session_kills_its_code(world, store):
     access = world.codes.enable(client.key, operator.id)
     await world.livehelp.set_blocked(client.key, True)
     assert world.livehelp.user_state(client)["phone"] is None
-    assert world.codes.use(access.code) is None
+    assert await world.codes.use(access.code) is None
 
 
 async def test_enable_is_refused_when_voice_is_off(world):
@@ -272,51 +272,57 @@ async def test_disable_operator_withdraws_only_that_operators_codes(world):
     mine = world.codes.enable(world.add_client().key, first.id)
     theirs = world.codes.enable(world.add_client().key, second.id)
     assert world.codes.disable_operator(first.id) == 1
-    assert world.codes.use(mine.code) is None
-    assert world.codes.use(theirs.code) is theirs
+    assert await world.codes.use(mine.code) is None
+    assert await world.codes.use(theirs.code) is theirs
 
 
-def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
+async def fail(limiter: CallerLimiter, caller: str) -> bool:
+    """One wrong code from `caller`, counted as AccessCodes.attempt counts it."""
+    assert await limiter.take(caller) is not None
+    return await limiter.failed(caller)
+
+
+async def test_limiter_refuses_a_caller_after_ten_failures_within_an_hour():
     clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES - 1):
-        assert limiter.record_failure("+15550001111") is False
+        assert await fail(limiter, "+15550001111") is False
         clock.advance(60)
-    assert not limiter.refused("+15550001111")
-    assert limiter.record_failure("+15550001111") is True
-    assert limiter.refused("+15550001111")
-    assert not limiter.refused("+15550002222")
+    assert not await limiter.refused("+15550001111")
+    assert await fail(limiter, "+15550001111") is True
+    assert await limiter.refused("+15550001111")
+    assert not await limiter.refused("+15550002222")
 
 
-def test_limiter_lets_the_caller_back_after_an_hour():
+async def test_limiter_lets_the_caller_back_after_an_hour():
     clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES):
-        limiter.record_failure("+15550001111")
+        await fail(limiter, "+15550001111")
     clock.advance(CALLER_BLOCK_SECONDS - 1)
-    assert limiter.refused("+15550001111")
+    assert await limiter.refused("+15550001111")
     clock.advance(1)
-    assert not limiter.refused("+15550001111")
-    assert limiter.failures("+15550001111") == 0
+    assert not await limiter.refused("+15550001111")
+    assert await limiter.failures("+15550001111") == 0
 
 
-def test_limiter_forgets_failures_older_than_an_hour():
+async def test_limiter_forgets_failures_older_than_an_hour():
     clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
     for _ in range(MAX_CALLER_FAILURES - 1):
-        limiter.record_failure("+15550001111")
+        await fail(limiter, "+15550001111")
     clock.advance(3600)
-    assert limiter.record_failure("+15550001111") is False
-    assert limiter.failures("+15550001111") == 1
+    assert await fail(limiter, "+15550001111") is False
+    assert await limiter.failures("+15550001111") == 1
 
 
-def test_limiter_prune_drops_stale_callers():
+async def test_limiter_prune_drops_stale_callers():
     clock = FakeClock()
     limiter = CallerLimiter(clock=clock)
-    limiter.record_failure("+15550001111")
+    await fail(limiter, "+15550001111")
     clock.advance(3600)
     limiter.prune()
-    assert limiter._failures == {}
+    assert limiter.tally._windows == {}
 
 
 # ---------------------------------------------------------------- server-wide budget
@@ -331,9 +337,9 @@ def not_live(world: World) -> str:
     return next(code for code in (f"{n:04d}" for n in range(CODE_SPACE)) if code not in live)
 
 
-def guess_wrong(world: World, times: int, first: int = 0) -> list:
+async def guess_wrong(world: World, times: int, first: int = 0) -> list:
     """`times` wrong codes, each from a different number; the attempts."""
-    return [world.codes.attempt(not_live(world), number(first + n)) for n in range(times)]
+    return [await world.codes.attempt(not_live(world), number(first + n)) for n in range(times)]
 
 
 def test_the_limits_keep_a_guessers_daily_chance_below_one_percent():
@@ -349,16 +355,16 @@ def test_the_limits_keep_a_guessers_daily_chance_below_one_percent():
 async def test_the_budget_trips_after_b_wrong_codes_from_b_different_numbers(world):
     client, operator = world.add_client(), await world.add_operator()
     world.codes.enable(client.key, operator.id)
-    before = guess_wrong(world, WRONG_CODE_BUDGET - 1)
+    before = await guess_wrong(world, WRONG_CODE_BUDGET - 1)
     assert [a.paused for a in before] == [False] * (WRONG_CODE_BUDGET - 1)
-    assert world.codes.gate(number(999)) is None
-    last = world.codes.attempt(not_live(world), number(WRONG_CODE_BUDGET))
+    assert await world.codes.gate(number(999)) is None
+    last = await world.codes.attempt(not_live(world), number(WRONG_CODE_BUDGET))
     assert last.wrong and last.paused and not last.caller_refused
     assert f"{WRONG_CODE_BUDGET} wrong access codes" in last.report
     assert f"from {WRONG_CODE_BUDGET} caller numbers" in last.report
-    assert world.codes.gate(number(999)).paused
+    assert (await world.codes.gate(number(999))).paused
     live = world.codes.for_client(client.key)
-    refused = world.codes.attempt(live.code, number(998))
+    refused = await world.codes.attempt(live.code, number(998))
     assert refused.paused and refused.access is None and not refused.wrong
     assert world.codes.for_client(client.key) is live  # not checked, so not used
 
@@ -369,17 +375,17 @@ async def test_every_live_code_is_reissued_after_a_few_wrong_codes(world):
     old = [world.codes.enable(c.key, operator.id) for c in clients]
     pages = [world.inbox(f"client:{c.key}") for c in clients]
     monitor = world.inbox("monitor")
-    guess_wrong(world, REISSUE_EVERY_WRONG_CODES - 1)
+    await guess_wrong(world, REISSUE_EVERY_WRONG_CODES - 1)
     assert [world.codes.for_client(c.key) for c in clients] == old
-    guess_wrong(world, 1, first=100)
+    await guess_wrong(world, 1, first=100)
     new = [world.codes.for_client(c.key) for c in clients]
     assert all(n.code != o.code for n, o in zip(new, old, strict=True))
     assert [n.expires for n in new] == [o.expires for o in old]
     for page, access in zip(pages, new, strict=True):
         assert page.messages[-1]["phone"]["code"] == access.code
     assert {m["session"]["key"] for m in monitor.messages} == {c.key for c in clients}
-    assert world.codes.use(old[0].code) is None
-    assert world.codes.use(new[1].code) is new[1]
+    assert await world.codes.use(old[0].code) is None
+    assert await world.codes.use(new[1].code) is new[1]
 
 
 async def test_reissue_does_not_revive_an_expired_code(world):
@@ -390,7 +396,7 @@ async def test_reissue_does_not_revive_an_expired_code(world):
     old = world.codes.enable(live.key, operator.id)
     world.clock.advance(CODE_MINUTES * 60 - 30)  # the first code expired, the job not yet run
     page = world.inbox(f"client:{expired.key}")
-    guess_wrong(world, REISSUE_EVERY_WRONG_CODES)
+    await guess_wrong(world, REISSUE_EVERY_WRONG_CODES)
     assert page.messages[-1]["phone"] is None
     assert world.codes.for_client(expired.key) is None
     assert world.codes.for_client(live.key).code != old.code
@@ -399,42 +405,42 @@ async def test_reissue_does_not_revive_an_expired_code(world):
 
 async def test_code_entry_recovers_once_the_window_has_passed(world):
     client, operator = world.add_client(), await world.add_operator()
-    guess_wrong(world, WRONG_CODE_BUDGET)
+    await guess_wrong(world, WRONG_CODE_BUDGET)
     world.clock.advance(WRONG_CODE_WINDOW_SECONDS - 1)
-    assert world.codes.gate(number(999)).paused
+    assert (await world.codes.gate(number(999))).paused
     world.clock.advance(1)
-    assert world.codes.gate(number(999)) is None
+    assert await world.codes.gate(number(999)) is None
     access = world.codes.enable(client.key, operator.id)
-    assert world.codes.attempt(access.code, number(999)).access is access
+    assert (await world.codes.attempt(access.code, number(999))).access is access
 
 
 async def test_an_honest_caller_with_the_right_code_before_the_budget_trips_is_connected(world):
     client, operator = world.add_client(), await world.add_operator()
     world.codes.enable(client.key, operator.id)
-    guess_wrong(world, WRONG_CODE_BUDGET - 1)
+    await guess_wrong(world, WRONG_CODE_BUDGET - 1)
     access = world.codes.for_client(client.key)
-    honest = world.codes.attempt(access.code, "+15005550006")
+    honest = await world.codes.attempt(access.code, "+15005550006")
     assert honest.access is access and not honest.paused
-    assert world.codes.budget.spent() == WRONG_CODE_BUDGET - 1  # a right code costs nothing
-    assert guess_wrong(world, 1, first=100)[0].paused
+    assert (await world.codes.budget.spent()) == WRONG_CODE_BUDGET - 1  # a right code costs nothing
+    assert (await guess_wrong(world, 1, first=100))[0].paused
 
 
 async def test_entries_shorter_than_a_code_do_not_spend_the_budget(world):
-    attempts = [world.codes.attempt("12", number(n)) for n in range(WRONG_CODE_BUDGET)]
+    attempts = [await world.codes.attempt("12", number(n)) for n in range(WRONG_CODE_BUDGET)]
     assert all(a.wrong and not a.paused for a in attempts)
-    assert world.codes.limiter.failures(number(0)) == 1  # the caller's own count still holds
-    assert guess_wrong(world, WRONG_CODE_BUDGET, first=100)[-1].paused
+    assert await world.codes.limiter.failures(number(0)) == 1  # the caller's own count still holds
+    assert (await guess_wrong(world, WRONG_CODE_BUDGET, first=100))[-1].paused
 
 
 async def test_a_sustained_attack_is_reported_once_per_window(world):
-    assert guess_wrong(world, 1)[0].report is None
+    assert (await guess_wrong(world, 1))[0].report is None
     world.clock.advance(3600)
-    first = guess_wrong(world, WRONG_CODE_BUDGET - 1, first=10)
+    first = await guess_wrong(world, WRONG_CODE_BUDGET - 1, first=10)
     assert [a.report is not None for a in first] == [False] * (WRONG_CODE_BUDGET - 2) + [True]
     world.clock.advance(WRONG_CODE_WINDOW_SECONDS - 3600)  # the very first wrong code left
-    assert world.codes.gate(number(999)) is None
-    again = guess_wrong(world, 1, first=100)[0]
+    assert await world.codes.gate(number(999)) is None
+    again = (await guess_wrong(world, 1, first=100))[0]
     assert again.paused and again.report is None  # the pause of this window was reported
     world.clock.advance(3600)  # a window after the report
-    later = guess_wrong(world, WRONG_CODE_BUDGET - 1, first=200)
+    later = await guess_wrong(world, WRONG_CODE_BUDGET - 1, first=200)
     assert later[-1].paused and later[-1].report is not None

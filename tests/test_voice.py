@@ -152,7 +152,7 @@ async def test_a_code_whose_operator_cleared_the_phone_hangs_up_politely(live_se
     root = twiml(await post(live_server.url("voice/code?attempt=1"), call(access.code)))
     assert verbs(root) == ["Say", "Hangup"]
     assert "cannot take calls" in root.find("Say").text
-    assert live_server.services.codes.limiter.failures(CALLER) == 0
+    assert await live_server.services.codes.limiter.failures(CALLER) == 0
 
 
 async def test_a_placed_call_is_audited(live_server):
@@ -196,7 +196,7 @@ async def test_non_digits_are_pointed_out_and_asked_again(live_server):
     root = twiml(await post(live_server.url("voice/code?attempt=1"), call("12*#")))
     assert root.find("Say").text == "Please use only the number keys."
     assert root.find("Gather") is not None
-    assert live_server.services.codes.limiter.failures(CALLER) == 0
+    assert await live_server.services.codes.limiter.failures(CALLER) == 0
 
 
 async def test_an_expired_code_is_not_valid(live_server):

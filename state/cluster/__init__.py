@@ -15,6 +15,7 @@ from collections.abc import Callable
 import orjson
 import redis.asyncio as redis
 
+from state.cluster.load import RedisLoad
 from state.cluster.mirror import RemoteEntries
 from state.cluster.presence import Presence
 from state.cluster.relay import RedisRelay
@@ -49,6 +50,9 @@ class Cluster:
         self.relay.on_connect.append(self._connected)
         self.relay.on_disconnect.append(self._tell_state)
         self.presence = Presence(self._redis, process, dead_after_seconds)
+        # Operators' places: a claim another process beat goes to `refused(key, operator)`.
+        self.refused: Callable[[str, str, int], None] = lambda key, operator_id, held: None
+        self.load = RedisLoad(self._redis, process, lambda *refusal: self.refused(*refusal))
         self._handlers: dict[str, Handler] = {}
         self._to_me = TO_PREFIX + process
         # What this process says of itself in whole (each a message for `tell_all`):
@@ -164,13 +168,15 @@ class Cluster:
         """Say this process is alive and start relaying. A Redis that is down does not
         stop the start: the relay keeps trying and /metrics says it is disconnected."""
         await self.beat()
+        self.load.start()
         self.relay.start()
 
     async def stop(self) -> None:
         await self.relay.stop()
+        await self.load.stop(REDIS_TIMEOUT_SECONDS)
         await self.presence.leave()
         await self._redis.aclose()
 
     def figures(self) -> dict[str, int]:
-        return {**self.relay.figures, "redis_connected": int(self.relay.connected),
+        return {**self.relay.figures, **self.load.figures, "redis_connected": int(self.relay.connected),
                 "processes": len(self.presence.alive)}

@@ -34,6 +34,8 @@ PREFIX = "livehelp:events:"
 RECONNECT_SECONDS = 0.5
 # Events waiting for the publisher at most; more are dropped (and counted).
 MAX_PENDING = 10_000
+# How long stop() waits for the loops to end.
+STOP_SECONDS = 2.0
 
 
 class RedisRelay:
@@ -49,6 +51,7 @@ class RedisRelay:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.connected = False
+        self._stopping = False
         self.on_connect: list[Callable[[], None]] = []
         self.on_disconnect: list[Callable[[], None]] = []
         self.figures = {"events_sent": 0, "events_received": 0, "events_dropped": 0,
@@ -72,16 +75,22 @@ class RedisRelay:
                        asyncio.ensure_future(self._subscribe())]
 
     async def stop(self) -> None:
+        """Stop both loops. A cancel that lands inside redis-py while a command is in
+        flight can be swallowed there (seen at shutdown): the loops also check
+        `_stopping`, and the wait is bounded."""
+        self._stopping = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            if stuck:
+                log.warning("relay: %d loops did not stop in %s s", len(stuck), STOP_SECONDS)
         self._tasks = []
 
     async def _publish(self) -> None:
         """Everything queued goes in one pipeline: one round trip however many events."""
-        while True:
+        while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
             batch = list(self._pending)
@@ -99,7 +108,7 @@ class RedisRelay:
                 log.warning("relay could not publish %d events: %s", len(batch), exc)
 
     async def _subscribe(self) -> None:
-        while True:
+        while not self._stopping:
             pubsub = self._client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.psubscribe(PREFIX + "*")

@@ -137,7 +137,7 @@ class Handover:
         if target is None:
             routing.requeue(client)
         else:
-            routing.assign(client, target)
+            routing.assign(client, target, capped=True)
         client.transfer = {"from": sender.name, "note": note}
         self.model.publish_session(client.session_id)
         self.model.serve_line()

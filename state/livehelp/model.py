@@ -25,6 +25,7 @@ from state.livehelp.left import LeftMessages
 from state.livehelp.limits import ChatLimitSettings
 from state.livehelp.operators import OperatorRules
 from state.livehelp.records import Client, LiveSession, Operator
+from state.livehelp.remote import NoRemoteSessions, RemoteSessions
 from state.livehelp.routing import Routing, RoutingSettings
 from state.livehelp.rules import LiveHelpSettings, client_key
 from state.livehelp.session_locks import SessionLocks
@@ -43,24 +44,6 @@ class ModelSettings(Protocol):
     max_chat_chars: int
     limits: ChatLimitSettings  # the chat rules' limits (limits.py)
     routing: RoutingSettings  # capacity, queue (routing.py)
-
-
-class RemoteSessions(Protocol):
-    """Cluster mode: the Monitor entries other processes hold (state/cluster/mirror.py)."""
-
-    def entries(self) -> list[dict]: ...
-
-    def has_conversation(self, conversation: str) -> bool: ...
-
-
-class NoRemoteSessions:
-    """One process: every session is here."""
-
-    def entries(self) -> list[dict]:
-        return []
-
-    def has_conversation(self, conversation: str) -> bool:
-        return False
 
 
 class LiveHelp:
@@ -379,6 +362,13 @@ class LiveHelp:
             if changed:
                 self.publish_session(client.session_id)
         if freed:
+            self.serve_line()
+
+    def claim_refused(self, key: str, operator_id: str, held: int) -> None:
+        """Cluster mode: another process filled the operator's last place first."""
+        client = self.routing.refused(key, operator_id, held)
+        if client is not None:
+            self.publish_client(client)
             self.serve_line()
 
     def serve_line(self) -> None:

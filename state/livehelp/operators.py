@@ -158,6 +158,7 @@ class OperatorRules:
         for operator in self.model.all_operators():
             if process in operator.elsewhere and operator.user.id not in reported:
                 del operator.elsewhere[process]
+            operator.held_at_least = 0  # the reports say again (routing.py, `refused`)
         self.model.serve_line()
         if any(before.get(op.user.id) != (op.available, tuple(op.settings.roles))
                for op in self.model.all_operators()):

@@ -76,6 +76,9 @@ class Operator:
     # conversations its sessions give them), as that process last said.
     elsewhere: dict[str, tuple[int, int]] = field(default_factory=dict)
     settings_stamp: float = 0.0  # when `settings` last changed (time.time()); 0: the store's
+    # The places Redis last said they hold on every process, when it refused one; counted
+    # until the next report of the processes' operators says how many exactly.
+    held_at_least: int = 0
 
     @property
     def available(self) -> bool:
@@ -85,7 +88,8 @@ class Operator:
     @property
     def load(self) -> int:
         """The conversations they hold, on every process."""
-        return len(self.conversations) + sum(load for _, load in self.elsewhere.values())
+        reported = len(self.conversations) + sum(load for _, load in self.elsewhere.values())
+        return max(reported, self.held_at_least)
 
     @property
     def name(self) -> str:

@@ -49,6 +49,28 @@ class RoutingModel(Protocol):
 
     def operators_changed(self) -> None: ...
 
+    def all_operators(self) -> list[Operator]: ...
+
+
+class Claims(Protocol):
+    """Cluster mode: operators' places held across processes, claimed in Redis
+    (state/cluster/load.py). A capped claim another process beat comes back as
+    `Routing.refused`; `capacity` None claims whatever the load (take over, a chat)."""
+
+    def claim(self, key: str, operator_id: str, capacity: int | None) -> None: ...
+
+    def release(self, key: str, operator_id: str) -> None: ...
+
+
+class NoClaims:
+    """One process: the assignment here is the only one."""
+
+    def claim(self, key: str, operator_id: str, capacity: int | None) -> None:
+        pass
+
+    def release(self, key: str, operator_id: str) -> None:
+        pass
+
 
 @dataclass
 class Waiting:
@@ -71,6 +93,7 @@ class Routing:
         self._last_assigned: dict[str, float] = {}  # operator id -> when
         # When the recent departures from the line (to an operator) happened.
         self._departures: deque[float] = deque(maxlen=model.config.routing.estimate_samples)
+        self.claims: Claims = NoClaims()
 
     # ------------------------------------------------------------------ reading
     def may_chat(self, client: Client) -> bool:
@@ -128,7 +151,7 @@ class Routing:
         if chosen is None:
             self._join(client)
             return False
-        self.assign(client, chosen)
+        self.assign(client, chosen, capped=True)
         return True
 
     def route_waiting(self) -> list[Client]:
@@ -143,11 +166,13 @@ class Routing:
                 continue
             chosen = self._best_for(client)
             if chosen is not None:
-                self.assign(client, chosen)
+                self.assign(client, chosen, capped=True)
                 assigned.append(client)
         return assigned
 
-    def assign(self, client: Client, operator: Operator) -> None:
+    def assign(self, client: Client, operator: Operator, capped: bool = False) -> None:
+        """`capped`: only within the operator's capacity (chosen by routing, a transfer),
+        which in cluster mode another process may have filled meanwhile (`refused`)."""
         waiting = self._leave(client.key)
         self.unassign(client)
         now = self.model.clock()
@@ -157,6 +182,8 @@ class Routing:
         client.preferred_operator = None
         operator.conversations.add(client.key)
         self._last_assigned[operator.user.id] = now
+        self.claims.claim(client.key, operator.user.id,
+                          self.capacity_of(operator) if capped else None)
         self.model.operators_changed()
 
     def unassign(self, client: Client) -> None:
@@ -166,12 +193,26 @@ class Routing:
         operator = self.model.find_operator(client.operator_id or "")
         if operator and client.key in operator.conversations:
             operator.conversations.discard(client.key)
+            self.claims.release(client.key, operator.user.id)
             self.model.operators_changed()
         client.operator_id = None
 
-    def requeue(self, client: Client) -> None:
+    def refused(self, key: str, operator_id: str, held: int) -> Client | None:
+        """Cluster mode: another process took `operator_id`'s last place first (they hold
+        `held` places in all); the conversation waits again, first in its line (the
+        client, when it changed)."""
+        operator = self.model.find_operator(operator_id)
+        if operator is not None:
+            operator.held_at_least = held
+        client = self.model.find_client(key)
+        if client is None or client.operator_id != operator_id:
+            return None  # it moved on meanwhile
+        self.requeue(client, someone_else=False)
+        return client
+
+    def requeue(self, client: Client, someone_else: bool = True) -> None:
         """Back to the head of its line, for another operator than the one who handed
-        it back. It counts as waiting since just before the head of the line did, so
+        it back (unless not `someone_else`). It counts as waiting since just before the head of the line did, so
         that every Monitor, which orders the line by `queued_since`, shows it first."""
         operator_id = client.operator_id
         self.unassign(client)
@@ -181,7 +222,7 @@ class Routing:
         if head is not None:
             earlier = datetime.fromisoformat(head.since_iso) - timedelta(milliseconds=1)
             waiting.since, waiting.since_iso = head.since, earlier.isoformat()
-        waiting.not_to = operator_id
+        waiting.not_to = operator_id if someone_else else None
         self._queue = {client.key: waiting, **self._queue}
         self._places = None
 
@@ -209,3 +250,8 @@ class Routing:
         return min(candidates, key=lambda op: (
             op.load, self._last_assigned.get(op.user.id, float("-inf")),
             op.user.email))
+
+    def assignments(self) -> list[tuple[str, str]]:
+        """(client key, operator id) of every conversation assigned here."""
+        return [(key, op.user.id) for op in self.model.all_operators()
+                for key in sorted(op.conversations)]
