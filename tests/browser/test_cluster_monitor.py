@@ -8,12 +8,11 @@ from playwright.async_api import expect
 from tests.browser.conftest import SCREENS
 from tests.browser.test_accessibility import assert_no_violations
 from tests.browser.test_help_tab import LAPTOP
-from tests.fixtures_redis import redis_server  # noqa: F401  (fixture)
-from tests.test_cluster_processes import Cluster, cluster  # noqa: F401  (fixture)
+from tests.fixtures_cluster import Cluster
 
 
 async def test_the_monitor_says_when_the_other_processes_updates_stop(
-        cluster: Cluster, new_context, redis_server) -> None:  # noqa: F811
+        cluster: Cluster, new_context, redis_server) -> None:
     context = await new_context(viewport=LAPTOP)
     name, _, value = cluster.b.user_cookie(cluster.operator).partition("=")
     await context.add_cookies([{"name": name, "value": value,
