@@ -5,6 +5,7 @@ sessions and one operator; and a person on a socket of one process."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
@@ -86,9 +87,11 @@ async def until_figure(port: int, name: str, wanted: float) -> None:
             await asyncio.sleep(0.05)
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path, mongo_uri: str,
-                  redis_server: RedisServer) -> AsyncIterator[Cluster]:  # noqa: F811
+@contextlib.asynccontextmanager
+async def started_cluster(tmp_path: Path, mongo_uri: str, redis: RedisServer,
+                          more: dict | None = None) -> AsyncIterator[Cluster]:
+    """Processes a and b (with the further config sections `more`) and nginx, each
+    knowing the other; stopped at the end."""
     database = f"cluster_{secrets.token_hex(4)}"
     store = MongoStore(mongo_uri, database)
     await store.open()
@@ -97,10 +100,10 @@ async def cluster(tmp_path: Path, mongo_uri: str,
     await sign_in(store, operator)
     await store.close()
     secret = secrets.token_urlsafe(48)
-    a = cluster_process(tmp_path / "a", "a", mongo_uri, database, redis_server.url, secret)
-    b = cluster_process(tmp_path / "b", "b", mongo_uri, database, redis_server.url, secret)
+    a = cluster_process(tmp_path / "a", "a", mongo_uri, database, redis.url, secret, more)
+    b = cluster_process(tmp_path / "b", "b", mongo_uri, database, redis.url, secret, more)
     nginx = Nginx(tmp_path / "nginx", [a.port, b.port])
-    found = Cluster(a, b, nginx, records, operator, mongo_uri, database, redis_server)
+    found = Cluster(a, b, nginx, records, operator, mongo_uri, database, redis)
     try:
         for process in (a, b):
             await until_figure(process.port, "livehelp_cluster_processes", 2)
@@ -111,3 +114,10 @@ async def cluster(tmp_path: Path, mongo_uri: str,
         nginx.stop()
         for process in (a, b):
             process.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, mongo_uri: str,
+                  redis_server: RedisServer) -> AsyncIterator[Cluster]:  # noqa: F811
+    async with started_cluster(tmp_path, mongo_uri, redis_server) as found:
+        yield found
