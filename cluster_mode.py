@@ -26,6 +26,8 @@ def join(config: Config, hub: Hub, livehelp: LiveHelp, codes: AccessCodes) -> Cl
                       local_entries=livehelp.entries.listed)
     hub.relay = cluster.relay
     livehelp.remote = cluster.remote
+    cluster.on_roles = lambda: hub.deliver(
+        "monitor", {"type": "roles", "roles": livehelp.requested_roles()})
     operators = livehelp.operators
     livehelp.operators_changed = cluster.stating(
         lambda: {"type": "operators", "operators": operators.report()})

@@ -153,3 +153,13 @@ async def test_observe_and_control_from_the_other_process(cluster: Cluster) -> N
     await user.until("state", lambda m: not m["controlled"])
     await at_a.send(type="control", session=key)
     assert (await at_a.receive("observe_screen"))["session"] == key
+
+
+async def test_the_roles_asked_for_are_those_of_every_process(cluster: Cluster) -> None:
+    """The Monitor's role list (the settings line) names the roles of sessions on every
+    process, whichever process says it."""
+    at_b = await cluster.monitor(cluster.b)
+    await cluster.user(cluster.a, cluster.records[0])  # asks for "advocate", at a
+    await at_b.until("roles", lambda m: m["roles"] == ["advocate"])
+    await at_b.send(type="set_status", available=False)  # b itself tells every page again
+    assert (await at_b.receive("roles"))["roles"] == ["advocate"]

@@ -62,6 +62,8 @@ class Cluster:
         # Called with a process's name when it is no longer alive.
         self.on_gone: list[Callable[[str], None]] = []
         self._heard: set[str] = set()  # processes heard from, and not found gone since
+        # Tells this process's Monitors the roles asked for on every process (their union).
+        self.on_roles: Callable[[], None] = lambda: None
 
     @property
     def redis(self) -> redis.Redis:
@@ -128,6 +130,9 @@ class Cluster:
             return
         if channel == "monitor":
             self.remote.seen(origin, message)
+            if message.get("type") == "roles":  # the others' roles: this process says the union
+                self.on_roles()
+                return
         self._deliver(channel, message)
 
     def _handle(self, origin: str, message: dict) -> None:
@@ -147,6 +152,8 @@ class Cluster:
             self._deliver("monitor", {"type": "session", "session": entry})
         for entry_id in gone:
             self._deliver("monitor", {"type": "session_gone", "id": entry_id})
+        if changed or gone:
+            self.on_roles()
 
     async def beat(self) -> None:
         """The heartbeat (a periodic job); the entries of processes no longer alive go."""

@@ -27,6 +27,7 @@ class RemoteEntries:
         # How many of those entries are of each session, and of each conversation.
         self._sessions: Counter[str] = Counter()
         self._conversations: Counter[str] = Counter()
+        self._roles: Counter[str] = Counter()  # the roles those entries ask for
         self._orphaned: dict[str, float] = {}  # dead process -> since when (monotonic)
 
     def entries(self) -> list[dict]:
@@ -42,6 +43,9 @@ class RemoteEntries:
 
     def has_conversation(self, conversation: str) -> bool:
         return self._conversations[conversation] > 0
+
+    def roles(self) -> set[str]:
+        return set(self._roles)
 
     def seen(self, process: str, message: dict) -> None:
         """A "monitor" event of `process`."""
@@ -98,6 +102,7 @@ class RemoteEntries:
         self._homes[entry["session"]] = process
         self._sessions[entry["session"]] += 1
         self._conversations[entry["conversation"]] += 1
+        self._roles.update(set(entry.get("roles", ())))
 
     def _drop(self, entry_id: str) -> None:
         found = self._entries.pop(entry_id, None)
@@ -105,7 +110,8 @@ class RemoteEntries:
             return
         _, entry = found
         for counts, name in ((self._sessions, entry["session"]),
-                             (self._conversations, entry["conversation"])):
+                             (self._conversations, entry["conversation"]),
+                             *((self._roles, role) for role in set(entry.get("roles", ())))):
             counts[name] -= 1
             if counts[name] <= 0:
                 del counts[name]

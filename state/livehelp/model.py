@@ -190,7 +190,9 @@ class LiveHelp:
         return self.user_view.state(client)
 
     def requested_roles(self) -> list[str]:
-        return sorted(role for role, count in self._role_counts.items() if count > 0)
+        """The roles listed sessions ask for, on every process."""
+        return sorted({role for role, count in self._role_counts.items() if count > 0}
+                      | self.remote.roles())
 
     def _count_roles(self, session: LiveSession, change: int) -> None:
         """Add (+1) or remove (-1) the session's roles from the requested-roles counts."""

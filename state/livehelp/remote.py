@@ -13,6 +13,8 @@ class RemoteSessions(Protocol):
 
     def has_conversation(self, conversation: str) -> bool: ...
 
+    def roles(self) -> set[str]: ...
+
 
 class NoRemoteSessions:
     """One process: every session is here."""
@@ -22,3 +24,6 @@ class NoRemoteSessions:
 
     def has_conversation(self, conversation: str) -> bool:
         return False
+
+    def roles(self) -> set[str]:
+        return set()
