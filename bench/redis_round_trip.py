@@ -22,7 +22,7 @@ from pathlib import Path
 import redis.asyncio as redis
 from common import percentile  # puts the project on sys.path
 
-from tests.fixtures_redis import RedisServer
+from bench.cluster_setup import RedisServer
 
 EVENT = b"a\n" + b'{"type":"chat","text":"' + b"x" * 160 + b'"}'
 
