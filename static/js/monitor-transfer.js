@@ -129,6 +129,9 @@ export class TransferDialog {
 
   /** Closed (transferred, Cancel, Esc): the keyboard goes back to the entry. */
   closed() {
+    // The close event comes a task later: the dialog may be open again by then (Escape,
+    // then Enter on its button at once), and that opening's state must stay.
+    if (this.dialog.open) return;
     this.submit.disabled = false;
     this.submit.textContent = "Transfer";
     const entry = this.entry;
