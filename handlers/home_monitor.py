@@ -5,8 +5,9 @@ Monitor socket gets a session command (monitor_commands.SESSION_COMMANDS) for a 
 that is not here but another process's, `Homes.forward` sends the frame there. At the
 home a `HomeMonitor` stands in for that socket: it answers with the socket's own methods
 (the same rules, written once), and what it sends goes back to the socket, observed
-screens included. A stand-in ends when its socket closes or its process is gone, which
-ends what it held (a control lock, screens watched) as a closing socket does.
+screens included. A stand-in ends when its socket closes, when its process reports the
+operator has no Monitor socket there (a lost `monitor_closed`) or when its process is
+gone; that ends what it held (a control lock, screens watched) as a closing socket does.
 
 Commands of one socket are answered in order, one at a time, as a socket's frames are.
 """
@@ -126,6 +127,7 @@ class Homes:
         cluster.on("command", self._command)
         cluster.on("to_monitor", self._to_monitor)
         cluster.on("monitor_closed", self._monitor_closed)
+        cluster.on("operators", self._reported)
         cluster.on_gone.append(self._gone)
 
     # ------------------------------------------------------------ at the operator's
@@ -175,6 +177,14 @@ class Homes:
         stand_in = self._stand_ins.pop((origin, message["socket"]), None)
         if stand_in is not None:
             stand_in.end()
+
+    def _reported(self, origin: str, message: dict) -> None:
+        """`origin`'s report of its operators: the stand-ins of an operator with no
+        Monitor socket there end, had their `monitor_closed` been lost (pub/sub)."""
+        connected = {item["user"]["id"] for item in message["operators"] if item["sockets"]}
+        for key in [key for key, stand_in in self._stand_ins.items()
+                    if key[0] == origin and stand_in.operator_id not in connected]:
+            self._stand_ins.pop(key).end()
 
     def _gone(self, process: str) -> None:
         for key in [key for key in self._stand_ins if key[0] == process]:

@@ -5,6 +5,8 @@ a (handlers/home_monitor.py); what a's session does reaches b over Redis."""
 
 from __future__ import annotations
 
+import redis.asyncio as redis
+
 from state.store.base import SessionRecord, new_id
 from state.store.mongo import MongoStore
 from tests.fixtures_cluster import Cluster, Person
@@ -163,3 +165,23 @@ async def test_the_roles_asked_for_are_those_of_every_process(cluster: Cluster) 
     await at_b.until("roles", lambda m: m["roles"] == ["advocate"])
     await at_b.send(type="set_status", available=False)  # b itself tells every page again
     assert (await at_b.receive("roles"))["roles"] == ["advocate"]
+
+
+async def test_a_control_lock_ends_even_when_the_socket_closed_message_is_lost(
+        cluster: Cluster) -> None:
+    """b's Monitor socket closes while pub/sub carries nothing to a (Redis dropped every
+    subscriber): its `monitor_closed` is lost, and b's next report of its operators (no
+    Monitor socket of theirs left) ends the stand-in at a, and with it the control."""
+    at_b = await cluster.monitor(cluster.b)
+    user, record = await cobrowsed(cluster)
+    key = (await entry_at(at_b, record))["key"]
+    await at_b.send(type="control", session=key)
+    await at_b.receive("observe_screen")
+    await user.until("state", lambda m: m["controlled"])
+    client = redis.Redis.from_url(cluster.redis.url)
+    try:
+        await client.client_kill_filter(_type="pubsub")  # every relay resubscribes later
+    finally:
+        await client.aclose()
+    at_b.ws.close()
+    await user.until("state", lambda m: not m["controlled"])

@@ -53,7 +53,7 @@ class Cluster:
         # Operators' places: a claim another process beat goes to `refused(key, operator)`.
         self.refused: Callable[[str, str, int], None] = lambda key, operator_id, held: None
         self.load = RedisLoad(self._redis, process, lambda *refusal: self.refused(*refusal))
-        self._handlers: dict[str, Handler] = {}
+        self._handlers: dict[str, list[Handler]] = {}
         self._to_me = TO_PREFIX + process
         # What this process says of itself in whole (each a message for `tell_all`):
         # after each connect to Redis, and whenever another process asks.
@@ -92,7 +92,7 @@ class Cluster:
     def on(self, kind: str, handler: Handler) -> None:
         """Call `handler(origin, message)` for each message of this `type` that another
         process sends with `tell` (to this process) or `tell_all`."""
-        self._handlers[kind] = handler
+        self._handlers.setdefault(kind, []).append(handler)
 
     def tell(self, process: str, message: dict) -> None:
         """Send `message` (its "type" names the handler) to one other process."""
@@ -142,8 +142,9 @@ class Cluster:
         elif kind == "entries":
             changed, gone = self.remote.replace(origin, message["sessions"])
             self._tell_monitors(changed, gone)
-        elif (handler := self._handlers.get(kind)) is not None:
-            handler(origin, message)
+        elif kind in self._handlers:
+            for handler in self._handlers[kind]:
+                handler(origin, message)
         else:
             log.warning("process %s sent a message of unknown type %r", origin, kind)
 
