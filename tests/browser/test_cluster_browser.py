@@ -3,8 +3,8 @@ operator on different processes: the interviewee's page goes through nginx, whic
 its session to a home process; the operator's Monitor is opened directly on the other
 process, whose commands run at the home (handlers/home_monitor.py) and which sees the
 home's events over Redis. Help chat both ways; the home killed mid-chat (the page
-reconnects through nginx to the survivor, nothing lost or doubled); observe from the
-other process (issue 17, "Proof")."""
+reconnects through nginx to the survivor, nothing lost or doubled); observe, control
+and block from the other process (issue 17, "Proof")."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.browser.conftest import SCREENS
 from tests.browser.test_accessibility import assert_no_violations
 from tests.browser.test_cobrowse import observe
 from tests.browser.test_help_tab import LAPTOP, PHONE
-from tests.browser.test_monitor_chat import composer, entries, open_interviewee, toggle
+from tests.browser.test_monitor_chat import composer, entries, open_entry, open_interviewee, toggle
 from tests.browser.test_resend import activate, conversation_of, say
 from tests.cluster_processes import metrics
 from tests.fixtures_cluster import Cluster
@@ -69,10 +69,27 @@ async def open_monitor(cluster: Cluster, new_context, process: LiveHelpProcess) 
     name, _, value = process.user_cookie(cluster.operator).partition("=")
     await context.add_cookies([{"name": name, "value": value,
                                 "url": f"http://127.0.0.1:{process.port}"}])
+    return await monitor_in(context, process)
+
+
+async def monitor_in(context, process: LiveHelpProcess) -> Page:
+    """A Monitor page on `process` in a context already signed in. Cookies do not tell
+    ports apart, so one operator's context opens a Monitor on each process."""
     page = await context.new_page()
     await page.goto(process.url("monitor"))
     await expect(page.get_by_role("button", name="Available for chat", exact=True)).to_be_enabled()
     return page
+
+
+async def cobrowsing(cluster: Cluster, new_context) -> tuple[Page, Page]:
+    """The cobrowse demo's first screen through nginx, and the operator's Monitor on the
+    process that is not the session's home. (user, Monitor)."""
+    user = await (await new_context(viewport=LAPTOP)).new_page()
+    await user.goto(ThroughNginx(cluster.nginx.port).url("interview/cobrowse_demo"))
+    await expect(user.locator("#question")).to_have_text("About you")
+    await expect(user.locator("#lh-partners")).not_to_have_text("Connecting…")
+    _, other = await homes(cluster)
+    return user, await open_monitor(cluster, new_context, other)
 
 
 async def chatting(cluster: Cluster, new_context) -> tuple[Page, Page, LiveHelpProcess,
@@ -167,12 +184,7 @@ async def test_the_home_killed_mid_chat_the_page_reconnects_through_nginx(
 
 
 async def test_observe_from_the_other_process(cluster: Cluster, new_context) -> None:
-    user = await (await new_context(viewport=LAPTOP)).new_page()
-    await user.goto(ThroughNginx(cluster.nginx.port).url("interview/cobrowse_demo"))
-    await expect(user.locator("#question")).to_have_text("About you")
-    await expect(user.locator("#lh-partners")).not_to_have_text("Connecting…")
-    _, other = await homes(cluster)
-    monitor = await open_monitor(cluster, new_context, other)
+    user, monitor = await cobrowsing(cluster, new_context)
     _, view = await observe(monitor)
     await expect(view.locator(".observe-question")).to_have_text("About you")
     await expect(user.locator("#lh-cobrowse-notice")).to_have_text(
@@ -185,3 +197,66 @@ async def test_observe_from_the_other_process(cluster: Cluster, new_context) -> 
     await monitor.screenshot(path=str(SCREENS / "cluster-observe-monitor-1366.png"))
     await view.get_by_role("button", name="Stop observing").click()
     await expect(user.locator("#lh-cobrowse-notice")).to_be_hidden()
+
+
+async def test_control_from_the_other_process(cluster: Cluster, new_context) -> None:
+    user, monitor = await cobrowsing(cluster, new_context)
+    entry, view = await observe(monitor)
+    await expect(view.locator(".observe-question")).to_have_text("About you")
+    await entry.get_by_role("button", name="Take control").click()
+    await expect(view.locator(".observe-heading")).to_have_text(
+        "You are controlling the user's screen")
+    notice = user.locator("#lh-cobrowse-notice")
+    await expect(notice).to_have_text(re.compile("An operator is controlling your screen"))
+    await expect(user.get_by_role("button", name="Continue")).to_be_disabled()
+
+    # Typed at the other process, set at the home on the user's page.
+    await view.get_by_label("Your first name").press_sequentially("Olivia <i>")
+    await expect(user.get_by_label("Your first name")).to_have_value("Olivia <i>")
+    SCREENS.mkdir(exist_ok=True)
+    await user.screenshot(path=str(SCREENS / "cluster-controlled-user-1366.png"))
+    await monitor.screenshot(path=str(SCREENS / "cluster-control-monitor-1366.png"))
+
+    await view.get_by_role("button", name="Stop controlling").click()
+    await expect(notice).to_have_text(re.compile("You have control of your screen again"))
+    await expect(user.get_by_role("button", name="Continue")).to_be_enabled()
+    await expect(view.get_by_label("Your first name")).to_be_disabled()
+    await expect(user.get_by_label("Your first name")).to_have_value("Olivia <i>")
+
+
+async def test_a_block_from_the_other_process_is_seen_at_home_and_undone_there(
+        cluster: Cluster, new_context) -> None:
+    user = await open_interviewee(new_context, ThroughNginx(cluster.nginx.port), viewport=PHONE)
+    words = user.locator("#lh-partners")
+    await expect(words).not_to_have_text("Connecting…")
+    home, other = await homes(cluster)
+    at_other = await open_monitor(cluster, new_context, other)
+    at_home = await monitor_in(at_other.context, home)
+    await expect(words).to_have_text("1 operator standing by.")
+    await user.locator("#lh-chat-icon").click()
+    turn_on = user.get_by_role("button", name="Activate chat")
+    await expect(turn_on).to_be_enabled()
+
+    entry_at_other, entry_at_home = entries(at_other).first, entries(at_home).first
+    await open_entry(entry_at_other)
+    await entry_at_other.get_by_role("button", name="Block", exact=True).click()  # run at home
+    await expect(words).to_have_text("Chat with operators is blocked for this session.")
+    await expect(turn_on).to_be_disabled()
+    for entry in (entry_at_home, entry_at_other):
+        await expect(entry.locator(".badge-blocked")).to_have_text("Blocked")
+        await expect(entry.locator(".badge-blocked")).to_be_visible()
+    await expect(entry_at_other.get_by_role("button", name="Unblock", exact=True)).to_have_attribute(
+        "aria-pressed", "true")
+    await assert_no_violations(at_other, "the Monitor, a session of another process blocked")
+    SCREENS.mkdir(exist_ok=True)
+    await at_home.screenshot(path=str(SCREENS / "cluster-blocked-home-monitor-1366.png"))
+    await user.screenshot(path=str(SCREENS / "cluster-blocked-user-390.png"))
+
+    await open_entry(entry_at_home)
+    await entry_at_home.get_by_role("button", name="Unblock", exact=True).click()
+    await expect(entry_at_other.locator(".badge-blocked")).to_be_hidden()
+    await expect(entry_at_other.get_by_role("button", name="Block", exact=True)).to_have_attribute(
+        "aria-pressed", "false")
+    await expect(words).to_have_text("1 operator standing by.")
+    await expect(turn_on).to_be_enabled()
+    await at_other.screenshot(path=str(SCREENS / "cluster-unblocked-other-monitor-1366.png"))
