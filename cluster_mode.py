@@ -36,7 +36,7 @@ def join(config: Config, hub: Hub, livehelp: LiveHelp, codes: AccessCodes) -> Cl
     cluster.on_gone.append(lambda process: operators.elsewhere(process, []))
     # Places on operators are claimed in Redis, so two homes cannot overfill one.
     livehelp.routing.claims = cluster.load
-    cluster.refused = livehelp.claim_refused
+    cluster.load.refused = livehelp.claim_refused
     cluster.on_gone.append(cluster.load.forget)
     cluster.relay.on_connect.append(
         lambda: cluster.load.restate(livehelp.routing.assignments()))

@@ -27,6 +27,7 @@ from handlers.monitor_commands import SESSION_COMMANDS, SessionCommands
 from handlers.monitor_desk import MonitorDeskMixin
 from handlers.socket_base import Answering
 from handlers.socket_registry import SocketRegistry
+from state.livehelp.operators import user_fields, user_of
 from state.livehelp.rules import session_of
 from state.store.base import OperatorSettings, User
 
@@ -52,12 +53,6 @@ class Forwarding(Protocol):
     current_user: User
 
     def send(self, message: dict, urgent: bool = False) -> None: ...
-
-
-def user_fields(user: User) -> dict:
-    """What a home needs of the operator: never the password hash."""
-    return {"id": user.id, "email": user.email, "first_name": user.first_name,
-            "last_name": user.last_name, "privileges": user.privileges}
 
 
 class StandIn(Services, Answering):
@@ -166,7 +161,7 @@ class Homes:
         key = (origin, message["socket"])
         stand_in = self._stand_ins.get(key)
         if stand_in is None:
-            user = User(password_hash="", **message["user"])
+            user = user_of(message["user"])
             livehelp = self.settings["livehelp"]
             if livehelp.find_operator(user.id) is None:  # its process's report was lost
                 livehelp.add_operator(user, OperatorSettings(user.id))

@@ -31,7 +31,8 @@ async def homes(store, redis_server: RedisServer) -> AsyncIterator[tuple[Home, H
     found = []
     for name in ("a", "b"):
         model, _ = make_model(store, routing=RoutingFile(capacity=1))
-        load = RedisLoad(client, name, model.claim_refused)
+        load = RedisLoad(client, name)
+        load.refused = model.claim_refused
         model.routing.claims = load
         load.start()
         found.append(Home(model, load))

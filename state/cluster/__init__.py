@@ -50,10 +50,10 @@ class Cluster:
         self.relay.on_connect.append(self._connected)
         self.relay.on_disconnect.append(self._tell_state)
         self.presence = Presence(self._redis, process, dead_after_seconds)
-        # Operators' places: a claim another process beat goes to `refused(key, operator)`.
-        self.refused: Callable[[str, str, int], None] = lambda key, operator_id, held: None
-        self.load = RedisLoad(self._redis, process, lambda *refusal: self.refused(*refusal))
+        self.load = RedisLoad(self._redis, process)  # operators' places
         self._handlers: dict[str, list[Handler]] = {}
+        self.on("wanted", lambda origin, message: self._state_all())
+        self.on("entries", self._entries_of)
         self._to_me = TO_PREFIX + process
         # What this process says of itself in whole (each a message for `tell_all`):
         # after each connect to Redis, and whenever another process asks.
@@ -136,17 +136,17 @@ class Cluster:
         self._deliver(channel, message)
 
     def _handle(self, origin: str, message: dict) -> None:
-        kind = message["type"]
-        if kind == "wanted":
-            self._state_all()
-        elif kind == "entries":
-            changed, gone = self.remote.replace(origin, message["sessions"])
-            self._tell_monitors(changed, gone)
-        elif kind in self._handlers:
-            for handler in self._handlers[kind]:
-                handler(origin, message)
-        else:
-            log.warning("process %s sent a message of unknown type %r", origin, kind)
+        handlers = self._handlers.get(message["type"])
+        if handlers is None:
+            log.warning("process %s sent a message of unknown type %r", origin,
+                        message["type"])
+        for handler in handlers or ():
+            handler(origin, message)
+
+    def _entries_of(self, origin: str, message: dict) -> None:
+        """`origin`'s whole list of entries."""
+        changed, gone = self.remote.replace(origin, message["sessions"])
+        self._tell_monitors(changed, gone)
 
     def _tell_monitors(self, changed: list[dict], gone: list[str]) -> None:
         for entry in changed:

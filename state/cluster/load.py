@@ -49,13 +49,12 @@ return 1
 
 
 class RedisLoad:
-    def __init__(self, client: Any, process: str,
-                 refused: Callable[[str, str, int], None]) -> None:
-        """`refused(client key, operator id, places held)`: a capped claim another
-        process beat, and how many places the operator holds across the cluster."""
+    def __init__(self, client: Any, process: str) -> None:
         self.process = process
         self._client = client
-        self._refused = refused
+        # refused(client key, operator id, places held): a capped claim another process
+        # beat, and how many places the operator holds across the cluster.
+        self.refused: Callable[[str, str, int], None] = lambda key, operator_id, held: None
         self._claim = client.register_script(_CLAIM)
         self._forget = client.register_script(_FORGET)
         self._prefix = process + "\n"
@@ -125,7 +124,7 @@ class RedisLoad:
                 self.figures["claims_refused"] += 1
                 log.info("operator %s was full on another process: %s waits again",
                          operator_id, key)
-                self._refused(key, operator_id, -outcome)
+                self.refused(key, operator_id, -outcome)
         elif kind == "release":
             key, operator_id = args
             await self._client.srem(SET_PREFIX + operator_id, self._prefix + key)

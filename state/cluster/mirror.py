@@ -28,14 +28,16 @@ class RemoteEntries:
         self._sessions: Counter[str] = Counter()
         self._conversations: Counter[str] = Counter()
         self._roles: Counter[str] = Counter()  # the roles those entries ask for
+        self._owners: Counter[str] = Counter()  # the processes holding them
         self._orphaned: dict[str, float] = {}  # dead process -> since when (monotonic)
 
     def entries(self) -> list[dict]:
         return [entry for _, entry in self._entries.values()]
 
     def processes(self) -> set[str]:
-        """The live processes whose entries are here."""
-        return {process for process, _ in self._entries.values()} - self._orphaned.keys()
+        """The live processes whose entries are here (each heartbeat asks: counted, not
+        found by a walk over every entry)."""
+        return set(self._owners) - self._orphaned.keys()
 
     def home_of(self, session_id: str) -> str | None:
         """The process that holds the session, when it is another one."""
@@ -100,6 +102,7 @@ class RemoteEntries:
         self._drop(entry["id"])
         self._entries[entry["id"]] = (process, entry)
         self._homes[entry["session"]] = process
+        self._owners[process] += 1
         self._sessions[entry["session"]] += 1
         self._conversations[entry["conversation"]] += 1
         self._roles.update(set(entry.get("roles", ())))
@@ -108,8 +111,8 @@ class RemoteEntries:
         found = self._entries.pop(entry_id, None)
         if found is None:
             return
-        _, entry = found
-        for counts, name in ((self._sessions, entry["session"]),
+        process, entry = found
+        for counts, name in ((self._owners, process), (self._sessions, entry["session"]),
                              (self._conversations, entry["conversation"]),
                              *((self._roles, role) for role in set(entry.get("roles", ())))):
             counts[name] -= 1

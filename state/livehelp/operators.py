@@ -13,6 +13,18 @@ from state.livehelp.routing import Routing
 from state.store.base import OperatorSettings, Store, User
 
 
+def user_fields(user: User) -> dict:
+    """What another process needs to know of an operator's account: never the password
+    hash (cluster mode: reports, and commands run at a session's home)."""
+    return {"id": user.id, "email": user.email, "first_name": user.first_name,
+            "last_name": user.last_name, "privileges": user.privileges}
+
+
+def user_of(fields: dict) -> User:
+    """The account `user_fields` described."""
+    return User(password_hash="", **fields)
+
+
 class OperatorModel(Protocol):
     """What the operator rules read and call on the model."""
 
@@ -128,9 +140,7 @@ class OperatorRules:
         """What this process tells the others of its operators: each one connected here
         or holding a conversation of a session here, with their settings (and when they
         last changed here) and those numbers."""
-        return [{"user": {"id": op.user.id, "email": op.user.email,
-                          "first_name": op.user.first_name, "last_name": op.user.last_name,
-                          "privileges": op.user.privileges},
+        return [{"user": user_fields(op.user),
                  "settings": {"available": op.settings.available, "roles": op.settings.roles,
                               "phone": op.settings.phone, "capacity": op.settings.capacity},
                  "stamp": op.settings_stamp, "sockets": op.sockets,
@@ -146,7 +156,7 @@ class OperatorRules:
                   for op in self.model.all_operators()}
         reported = set()
         for item in report:
-            user = User(password_hash="", **item["user"])
+            user = user_of(item["user"])
             reported.add(user.id)
             operator = self.model.find_operator(user.id)
             if operator is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import json
 import logging
 from collections.abc import Iterator
@@ -324,7 +325,7 @@ class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Mon
         at most; what an attempt stored before the refusal is found by its _id then."""
         keys = [_message_id(message) for message in batch]
         inserted: set[str] = set()  # stored by an earlier attempt of this call
-        for attempt in range(1, SEQ_ATTEMPTS + 1):
+        for attempt in itertools.count(1):
             try:
                 return await self._write_attempt(batch, keys, inserted)
             except _SeqTaken as taken:
@@ -333,7 +334,6 @@ class MongoStore(MongoLeftMessages, MongoHandovers, MongoDesk, MongoHistory, Mon
                 if attempt == SEQ_ATTEMPTS:
                     # Nothing more is acknowledged; the pages resend and find what was stored.
                     raise StoreUnavailable(f"conflicting chat writes, retry: {taken}") from None
-        raise AssertionError("unreachable")
 
     async def _write_attempt(self, batch: list[ChatMessage], keys: list[str],
                              inserted: set[str]) -> list[tuple[ChatMessage, bool]]:
