@@ -124,11 +124,10 @@ class Entries:
         return [entry for session in self.model.sessions() if session.listed
                 for entry in self.of_session(session)]
 
-    def snapshot(self, operator: Operator, entries: list[dict] | None) -> dict:
-        """The Monitor's whole state for one operator (`entries`: listed(), when the
-        caller has them already)."""
+    def snapshot(self, operator: Operator, entries: list[dict]) -> dict:
+        """The Monitor's whole state for one operator; `entries`: every listed one
+        (LiveHelp.listed_entries, the other processes' included)."""
         settings = operator.settings
-        entries = self.listed() if entries is None else entries
         conversations = {entry["conversation"] for entry in entries}
         routing = self.model.routing
         return {

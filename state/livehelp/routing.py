@@ -211,9 +211,10 @@ class Routing:
         return client
 
     def requeue(self, client: Client, someone_else: bool = True) -> None:
-        """Back to the head of its line, for another operator than the one who handed
-        it back (unless not `someone_else`). It counts as waiting since just before the head of the line did, so
-        that every Monitor, which orders the line by `queued_since`, shows it first."""
+        """Back to the head of its line; when `someone_else`, for another operator than
+        the one who handed it back. It counts as waiting since just before the head of the
+        line did, so that every Monitor, which orders the line by `queued_since`, shows it
+        first."""
         operator_id = client.operator_id
         self.unassign(client)
         self._join(client)
