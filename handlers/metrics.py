@@ -3,9 +3,8 @@
 Figures: sessions (clients listed on the Monitor), operators online, conversations,
 messages stored, event-loop lag and store latency; in cluster mode the process's name,
 whether its relay reaches Redis, the processes alive, the events relayed and the
-operators' places refused or left unchecked. The
-model and store figures are computed when scraped; the histograms live in the
-application's own registry.
+operators' places refused or left unchecked. The model and store figures are computed
+when scraped; the histograms live in the application's own registry.
 
 Event-loop lag comes from `LoopLagSampler`, one per application, which wakes up
 every `LAG_SAMPLE_SECONDS` and records how late it woke. It starts on the first
