@@ -16,7 +16,6 @@ import asyncio
 import json
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from bench.common import (
     LiveHelpProcess,
     connect,
     drain,
+    free_port,
     open_store,
     raise_fd_limit,
     receive,
@@ -42,6 +42,7 @@ from bench.common import (
     start_nx,
     stop_process,
     store_config,
+    wait_for_port,
 )
 from state.store.base import SessionRecord, User
 
@@ -58,19 +59,13 @@ SPARE_FDS = 100
 HOLD_TIMEOUT_SECONDS = 900.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class RedisServer:
     def __init__(self, directory: Path) -> None:
         executable = shutil.which("redis-server")
         if executable is None:
             raise RuntimeError("redis-server is not installed: run scripts/test.sh, which"
                                " installs it (Debian package redis-server)")
-        self.executable, self.directory, self.port = executable, directory, _free_port()
+        self.executable, self.directory, self.port = executable, directory, free_port()
         self.process: subprocess.Popen | None = None
 
     @property
@@ -88,15 +83,7 @@ class RedisServer:
              "--save", "", "--appendonly", "no", "--dir", str(self.directory),
              "--logfile", str(self.log)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}")
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not listen on {self.port}")
+        wait_for_port(self.port, self.process, START_TIMEOUT_SECONDS)
 
     def stop(self) -> None:
         if self.process is not None:

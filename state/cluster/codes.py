@@ -78,21 +78,22 @@ if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then
 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 """
-# KEYS: a window. ARGV: window ms, limit, member. Returns 1 if it was added.
-_TAKE = """
+# The start of both window scripts (KEYS: a window. ARGV: window ms, ...): `ms` is now on
+# Redis's clock, and what fell out of the window is dropped.
+_TRIM = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms - tonumber(ARGV[1]))
+"""
+# ARGV: window ms, limit, member. Returns 1 if it was added.
+_TAKE = _TRIM + """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return false end
 redis.call('ZADD', KEYS[1], ms, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
-# KEYS: a window. ARGV: window ms. Its members and scores, oldest first.
-_ENTRIES = """
-local now = redis.call('TIME')
-local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ms - tonumber(ARGV[1]))
+# ARGV: window ms. Its members and scores, oldest first.
+_ENTRIES = _TRIM + """
 return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 """
 

@@ -63,9 +63,7 @@ class AccessCodes(Extension):
         self.model = model
         self.twilio = twilio
         self.clock = clock
-        tally = MemoryTally(clock)
-        self.limiter = CallerLimiter(tally=tally)
-        self.budget = WrongCodeBudget(budget=twilio.wrong_codes_per_day, tally=tally)
+        self._count_in(MemoryTally(clock))
         self.ledger: CodeLedger | None = None  # cluster mode only
         self._by_code: dict[str, AccessCode] = {}
         self._by_client: dict[str, AccessCode] = {}
@@ -76,13 +74,18 @@ class AccessCodes(Extension):
         """Cluster mode: codes mirrored into `ledger`, the limits counted in `tally`,
         both shared by every process."""
         self.ledger = ledger
-        self.limiter = CallerLimiter(tally=tally)
-        self.budget = WrongCodeBudget(budget=self.twilio.wrong_codes_per_day, tally=tally)
+        self._count_in(tally)
         ledger.attach(self._held, self._settle)
         ledger.on(CODE_USED, lambda _home, told: self._use_here(told["code"], told["token"]))
         ledger.on(CODES_REISSUE, lambda _origin, _told: self.reissue_all())
         ledger.on(OPERATOR_CODES_WITHDRAWN,
                   lambda _origin, told: self._withdraw_operator(told["operator_id"]))
+
+    def _count_in(self, tally: Tally) -> None:
+        """Both limits count in `tally`, so `expire_codes` prunes it once."""
+        self.tally = tally
+        self.limiter = CallerLimiter(tally=tally)
+        self.budget = WrongCodeBudget(budget=self.twilio.wrong_codes_per_day, tally=tally)
 
     @property
     def voice_enabled(self) -> bool:
@@ -299,8 +302,7 @@ class AccessCodes(Extension):
                 client = self.model.find_client(key)
                 if client:
                     affected.add(client.session_id)
-        self.limiter.prune()
-        self.budget.prune()
+        self.tally.prune()
         for session_id in sorted(affected):
             self.model.publish_session(session_id)
         if self.ledger is not None:

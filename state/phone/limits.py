@@ -302,7 +302,3 @@ class WrongCodeBudget:
                       f"code entry paused until {until:%Y-%m-%d %H:%M} UTC")
         return BudgetStep(reissue=paused or count % self.reissue_every == 0, paused=paused,
                           report=report)
-
-    def prune(self) -> None:
-        """Forget wrong codes older than the window."""
-        self.tally.prune()
