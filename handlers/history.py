@@ -103,7 +103,7 @@ class HistoryForm:
         """The form's fields as an address keeps them (empty ones left out)."""
         fields = {"q": self.words, "person": self.person, "interview": self.interview,
                   "operator": self.operator, "from": self.since_text, "to": self.until_text,
-                  "tz": self.zone.name if not self.zone.note else ""}
+                  "tz": self.zone.kept_name}
         return {name: value for name, value in fields.items() if value}
 
 
@@ -135,7 +135,7 @@ class HistoryHandler(BaseHandler):
 
     def transcript_url(self, conversation: str, form: HistoryForm, seq: int | None = None) -> str:
         path = "history/" + tornado.escape.url_escape(conversation, plus=False)
-        zone = form.filters().get("tz")
+        zone = form.zone.kept_name
         return (self.url(path) + (f"?{urlencode({'tz': zone})}" if zone else "")
                 + (f"#m{seq}" if seq else ""))
 

@@ -61,7 +61,7 @@ class ReportRange:
 
     def query(self) -> str:
         fields = {"from": self.first_text, "to": self.last_text,
-                  "tz": "" if self.zone.note else self.zone.name}
+                  "tz": self.zone.kept_name}
         return urlencode({name: value for name, value in fields.items() if value})
 
 

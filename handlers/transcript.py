@@ -41,8 +41,8 @@ class TranscriptBase(BaseHandler):
 
     def with_zone(self, path: str) -> str:
         """The page at `path`, in the same time zone as this one (when it is a known one)."""
-        zone = self.zone()
-        return self.url(path) + ("" if zone.note else "?" + urlencode({"tz": zone.name}))
+        zone = self.zone().kept_name
+        return self.url(path) + ("?" + urlencode({"tz": zone}) if zone else "")
 
     def title_of(self, record: SessionRecord | None, fallback: str = "") -> str:
         name = record.interview if record else fallback

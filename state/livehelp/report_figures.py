@@ -124,9 +124,16 @@ def _conversations(days: ReportDays, totals: ReportTotals) -> Chart:
                   "series": [{"name": "Conversations", "values": counts}]})
 
 
+def _wait_row(label: object, figures: WaitFigures) -> tuple:
+    """A row of a chart of waits: its label, how many waited, the median and the 90th
+    percentile in seconds."""
+    return (label, figures.count, _seconds(figures.median), _seconds(figures.high))
+
+
 def _waiting(days: ReportDays, totals: ReportTotals) -> Chart:
-    medians = [_seconds(day.median) for day in totals.waits]
-    highs = [_seconds(day.high) for day in totals.waits]
+    rows = [_wait_row(day, waits) for day, waits in zip(days.dates, totals.waits, strict=True)]
+    medians = [row[2] for row in rows]
+    highs = [row[3] for row in rows]
     every = totals.all_waits
     if every.count:
         summary = (f"Of {_plural(every.count, 'conversation')} an operator answered, half "
@@ -137,8 +144,7 @@ def _waiting(days: ReportDays, totals: ReportTotals) -> Chart:
     return Chart("waiting", "Waiting time until the first operator reply", summary,
                  [Column("Day", "date"), Column("Answered", "count"),
                   Column("Median wait", "seconds"), Column("90th percentile", "seconds")],
-                 [(day, waits.count, middle, high) for day, waits, middle, high
-                  in zip(days.dates, totals.waits, medians, highs, strict=True)],
+                 rows,
                  {"kind": "line", "unit": "seconds", "labels": _labels(days),
                   "series": [{"name": "Median", "values": medians, "style": "solid"},
                              {"name": "90th percentile", "values": highs, "style": "dashed"}]})
@@ -157,9 +163,7 @@ def _operator_bars(rows: list[tuple], value: int, name: str, unit: str, kept: st
 
 
 def _first_response(totals: ReportTotals, name_of: Callable[[str], str]) -> Chart:
-    waits: dict[str, WaitFigures] = totals.first_replies
-    rows = [(name_of(email), figures.count, _seconds(figures.median), _seconds(figures.high))
-            for email, figures in waits.items()]
+    rows = [_wait_row(name_of(email), figures) for email, figures in totals.first_replies.items()]
     rows.sort(key=lambda row: (row[2], -row[1], row[0].casefold()))
     if rows:
         quickest = rows[0]

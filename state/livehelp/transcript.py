@@ -53,6 +53,12 @@ class TimeZone:
         shown = asked[:LONGEST_ZONE_NAME]
         return cls(UTC, "UTC", f"The time zone “{shown}” is not known, so times are in UTC.")
 
+    @property
+    def kept_name(self) -> str:
+        """The zone as an address keeps it: its name when it is the one asked, else ""
+        (the page's transcript.js then puts the browser's own zone in)."""
+        return "" if self.note else self.name
+
     def local(self, moment: datetime) -> datetime:
         return moment.astimezone(self.zone)
 

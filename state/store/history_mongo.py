@@ -19,6 +19,8 @@ from state.store.base import (
     HistoryPage,
     HistoryQuery,
     SearchHit,
+    epoch_ms,
+    from_epoch_ms,
     to_millis,
 )
 from state.store.history_words import (
@@ -30,7 +32,7 @@ from state.store.history_words import (
     search_words,
     sender_name,
 )
-from state.store.plain_records import epoch_millis, from_epoch_millis
+from state.store.plain_records import from_epoch_millis
 
 
 def _mongo_conversation_filters(query: HistoryQuery) -> list[dict[str, Any]]:
@@ -53,8 +55,8 @@ def _mongo_summary(document: dict[str, Any]) -> ConversationSummary:
     return ConversationSummary(
         conversation=document["_id"], session_id=document["session_id"],
         interview=document.get("interview"),
-        first_time=from_epoch_millis(document["first_time"]),
-        last_time=from_epoch_millis(document["last_time"]), messages=document["messages"],
+        first_time=from_epoch_ms(document["first_time"]),
+        last_time=from_epoch_ms(document["last_time"]), messages=document["messages"],
         person_name=document.get("person_name"), person_email=document.get("person_email"),
         operators=list(document.get("operators") or []),
         first_user_time=from_epoch_millis(document.get("first_user_time")),
@@ -72,7 +74,7 @@ def summary_updates(messages: list[ChatMessage],
         by_conversation.setdefault(message.conversation, []).append(message)
     updates = []
     for conversation, group in by_conversation.items():
-        times = [epoch_millis(to_millis(message.time)) for message in group]
+        times = [epoch_ms(message.time) for message in group]
         operators = list(dict.fromkeys(
             message.sender_email.lower() for message in group
             if message.sender_role == "operator" and message.sender_email))
@@ -137,12 +139,12 @@ class MongoHistory:
     async def list_conversations(self, query: HistoryQuery) -> HistoryPage:
         conditions = _mongo_conversation_filters(query)
         if query.since is not None:
-            conditions.append({"last_time": {"$gte": epoch_millis(to_millis(query.since))}})
+            conditions.append({"last_time": {"$gte": epoch_ms(query.since)}})
         if query.until is not None:
-            conditions.append({"last_time": {"$lt": epoch_millis(to_millis(query.until))}})
+            conditions.append({"last_time": {"$lt": epoch_ms(query.until)}})
         if query.before is not None:
             moment, conversation = parse_cursor(query.before)
-            millis = epoch_millis(moment)
+            millis = epoch_ms(moment)
             conditions.append({"$or": [{"last_time": {"$lt": millis}},
                                        {"last_time": millis, "_id": {"$lt": conversation}}]})
         size = page_size(query)

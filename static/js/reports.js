@@ -1,7 +1,7 @@
 // The reports page's charts (templates/reports.html), drawn by Chart.js: the vendored
 // static/vendor/chart.js/chart.umd.js, a classic script loaded before this module
 // (window.Chart). What each chart draws comes from the server, in #report-drawings
-// (state/store/report_figures.py, `drawing`); the summary sentence and the table under
+// (state/livehelp/report_figures.py, `drawing`); the summary sentence and the table under
 // each chart say the same in words and numbers.
 //
 // Readable without colour: the two lines of a chart differ in dash and point shape as
